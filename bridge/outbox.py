@@ -1,0 +1,80 @@
+"""The durable outbox and local record store: one SQLite database (WAL) in the data directory.
+
+A scan is written here before its MQTT message is acknowledged, and leaves the pending set only
+when its destination confirmed it, so no accepted scan is lost to a crash or an outage.
+With no IoT Hub configured this database *is* the inventory record store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from scantalk.contract import InventoryRecord, now_rfc3339
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    scan_id      TEXT PRIMARY KEY,
+    body         TEXT NOT NULL,
+    accepted_at  TEXT NOT NULL,
+    delivered_at TEXT,
+    destination  TEXT
+);
+CREATE INDEX IF NOT EXISTS pending ON records (accepted_at) WHERE delivered_at IS NULL;
+"""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record: InventoryRecord
+    accepted_at: str
+    delivered_at: str | None
+    destination: str | None
+
+
+class Outbox:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def add(self, record: InventoryRecord) -> bool:
+        """Store a record durably; False when its scan id was already stored (a redelivery)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO records (scan_id, body, accepted_at) VALUES (?, ?, ?)",
+                (record.scan_id, record.to_json().decode(), now_rfc3339()),
+            )
+        return cursor.rowcount == 1
+
+    def pending(self, limit: int = 100) -> list[InventoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM records WHERE delivered_at IS NULL ORDER BY accepted_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [InventoryRecord.from_json(body) for (body,) in rows]
+
+    def mark_delivered(self, scan_id: str, destination: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE records SET delivered_at = ?, destination = ? WHERE scan_id = ?",
+                (now_rfc3339(), destination, scan_id),
+            )
+
+    def records(self, pending_only: bool = False) -> list[StoredRecord]:
+        where = "WHERE delivered_at IS NULL" if pending_only else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body, accepted_at, delivered_at, destination FROM records {where} "
+                "ORDER BY accepted_at"
+            ).fetchall()
+        return [StoredRecord(InventoryRecord.from_json(b), a, d, dest) for b, a, d, dest in rows]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,119 @@
+"""Frame sources, chosen by one setting (`SCANTALK_CAMERA_SOURCE`).
+
+- `demo`: real produce photos from Debian's `tuxpaint-stamps-default`, each shown for a while,
+  then an empty scene;
+- a folder of images (sorted, each shown for `SCANTALK_CAMERA_DWELL` seconds, then an empty
+  scene for `SCANTALK_CAMERA_GAP` seconds), looping;
+- a video file (looping, for demos), a device index or `/dev/video*` path, or a stream URL
+  (`rtsp://`, `http://`), read with OpenCV.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from camera_node.scene import empty_scene, photo_frame
+from scantalk.settings import SettingError, Settings
+
+TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
+DEMO_ITEMS = [
+    "fruit/banana.png",
+    "fruit/lemon.png",
+    "fruit/apple_granny_smith.png",
+    "vegetables/broccoli.png",
+    "fruit/strawberry.png",
+    "fruit/pineapple.png",
+    "vegetables/yellowpepper.png",
+    "fruit/pomegranate.png",
+    "fruit/cherimoya.png",
+]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+
+
+class Source(Protocol):
+    def read(self) -> np.ndarray | None:
+        """The next BGR frame, or None when none could be read this time."""
+
+    def close(self) -> None: ...
+
+
+class ImageSequence:
+    """Still images, each held for a number of frames, then an empty scene; loops forever."""
+
+    def __init__(self, images: list[np.ndarray], dwell_frames: int, gap_frames: int) -> None:
+        empty = empty_scene((images[0].shape[1], images[0].shape[0]))
+        self._frames: list[tuple[np.ndarray, int]] = []
+        for image in images:
+            self._frames.append((image, dwell_frames))
+            if gap_frames:
+                self._frames.append((empty, gap_frames))
+        self._index, self._shown = 0, 0
+
+    def read(self) -> np.ndarray:
+        frame, count = self._frames[self._index]
+        self._shown += 1
+        if self._shown >= count:
+            self._index, self._shown = (self._index + 1) % len(self._frames), 0
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+class CaptureSource:
+    """A device, video file or stream through OpenCV; files loop so a demo clip never ends."""
+
+    def __init__(self, target: int | str, loop: bool) -> None:
+        self.target, self.loop = target, loop
+        self.capture = cv2.VideoCapture(target)
+        if not self.capture.isOpened() or not self.capture.read()[0]:
+            raise SettingError(
+                "SCANTALK_CAMERA_SOURCE", target, "a camera, video or stream that opens"
+            )
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.capture.read()
+        if not ok and self.loop:
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.capture.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def open_source(settings: Settings) -> Source:
+    spec = settings.camera_source
+    dwell = max(1, round(settings.camera_dwell * settings.camera_fps))
+    gap = round(settings.camera_gap * settings.camera_fps)
+    if spec == "demo":
+        paths = [TUXPAINT_FOOD / item for item in DEMO_ITEMS]
+        if not all(p.exists() for p in paths):
+            raise SettingError(
+                "SCANTALK_CAMERA_SOURCE",
+                spec,
+                "demo photos; install them: apt-get install tuxpaint-stamps-default",
+            )
+        return ImageSequence([photo_frame(p) for p in paths], dwell, gap)
+    if re.fullmatch(r"\d+", spec):
+        return CaptureSource(int(spec), loop=False)
+    if re.match(r"^[a-z]+://", spec):
+        return CaptureSource(spec, loop=False)
+    path = Path(spec)
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise SettingError("SCANTALK_CAMERA_SOURCE", spec, "a folder holding images")
+        return ImageSequence([photo_frame(p) for p in images], dwell, gap)
+    if path.exists():
+        return CaptureSource(spec, loop=not spec.startswith("/dev/"))
+    raise SettingError(
+        "SCANTALK_CAMERA_SOURCE",
+        spec,
+        "demo, a device index, a video file, a stream URL or a folder",
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from scantalk.cli import main
+
+sys.exit(main())

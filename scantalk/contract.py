@@ -1,0 +1,338 @@
+"""The topic contract (v1): topic names and the typed payloads that travel on them.
+
+Every JSON payload is a dataclass here with one way onto the wire (`to_json`) and one way off it
+(`from_json`, which checks the `schema` tag, required fields and field types), so no node builds
+or picks apart JSON by hand. Frames are plain JPEG bytes; their metadata rides in MQTT v5 user
+properties (`FrameInfo`), so `mosquitto_pub -f photo.jpg` is a valid camera.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+ROOT = "scantalk"
+NODES = ("camera", "classifier", "voice", "bridge")
+ONLINE = b"online"
+OFFLINE = b"offline"
+FRAME_EXPIRY_S = 2
+"""Frames older than this are useless to the classifier; the broker drops them."""
+
+
+class ContractError(ValueError):
+    """A payload or topic that does not follow the contract."""
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as RFC 3339 with milliseconds, e.g. `2026-11-25T09:53:00.123Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_STATION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names of one station (`+` for all stations, to follow a whole store)."""
+
+    station: str
+
+    def __post_init__(self) -> None:
+        if self.station != "+" and not _STATION.match(self.station):
+            raise ContractError(
+                f"station id {self.station!r} is not usable in a topic: "
+                "use 1-64 letters, digits, '.', '_' or '-'"
+            )
+
+    def _t(self, *parts: str) -> str:
+        return "/".join((ROOT, self.station, *parts))
+
+    @property
+    def frame(self) -> str:
+        return self._t("camera", "frame")
+
+    @property
+    def prediction(self) -> str:
+        return self._t("classifier", "prediction")
+
+    @property
+    def scan(self) -> str:
+        return self._t("scan")
+
+    @property
+    def say(self) -> str:
+        return self._t("voice", "say")
+
+    @property
+    def spoken(self) -> str:
+        return self._t("voice", "spoken")
+
+    @property
+    def inventory_ack(self) -> str:
+        return self._t("inventory", "ack")
+
+    def status(self, node: str) -> str:
+        return self._t(_node(node), "status")
+
+    def stats(self, node: str) -> str:
+        return self._t(_node(node), "stats")
+
+
+def _node(node: str) -> str:
+    if node not in NODES:
+        raise ContractError(f"unknown node {node!r}; nodes are {', '.join(NODES)}")
+    return node
+
+
+class Payload:
+    """Base of every JSON payload: subclasses are dataclasses with a `SCHEMA` tag."""
+
+    SCHEMA: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, **dataclasses.asdict(self)}  # type: ignore[call-overload]
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Self:
+        try:
+            obj = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ContractError(f"{cls.SCHEMA}: not JSON ({exc})") from exc
+        return cls.from_dict(obj)
+
+    @classmethod
+    def from_dict(cls, obj: Any) -> Self:
+        if not isinstance(obj, dict):
+            raise ContractError(f"{cls.SCHEMA}: expected a JSON object, got {type(obj).__name__}")
+        if obj.get("schema") != cls.SCHEMA:
+            raise ContractError(f"expected schema {cls.SCHEMA!r}, got {obj.get('schema')!r}")
+        return _build(cls, obj, cls.SCHEMA)
+
+
+def _build(cls: type, obj: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in obj:
+            values[f.name] = _convert(obj[f.name], hints[f.name], f"{where}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ContractError(f"{where}: missing field {f.name!r}")
+    return cls(**values)
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # `X | None`
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        (inner,) = (a for a in typing.get_args(hint) if a is not type(None))
+        return _convert(value, inner, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ContractError(f"{where}: expected a list")
+        (inner,) = typing.get_args(hint)
+        return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ContractError(f"{where}: expected an object")
+        return _build(hint, value, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is dict and isinstance(value, dict):
+        return value
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ContractError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Guess:
+    """One label the model considers, with its probability."""
+
+    label: str
+    """Model label, as in the model's `labels.txt`."""
+    confidence: float
+    """Probability in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class Prediction(Payload):
+    """What the classifier saw in one frame (`…/classifier/prediction`, QoS 0)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.prediction/1"
+    station: str
+    frame_id: str
+    """The camera's frame id, or empty when the frame carried none."""
+    model: str
+    inference_ms: float
+    """Decode, preprocessing and inference time for this frame."""
+    top: list[Guess]
+    """The most likely labels, best first."""
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class Scan(Payload):
+    """An item was recognised and stayed in view (`…/scan`, QoS 1): the product's event."""
+
+    SCHEMA: ClassVar[str] = "scantalk.scan/1"
+    scan_id: str
+    """Unique id of this scan; also the IoT Hub message id of its inventory record."""
+    station: str
+    label: str
+    display_name: str
+    """Name for people, from the catalog."""
+    plu: str | None
+    """Price look-up code where the catalog has one."""
+    confidence: float
+    model: str
+    frame_id: str
+    alternatives: list[Guess]
+    """The next most likely labels."""
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class SayRequest(Payload):
+    """Something to say out loud (`…/voice/say`, QoS 1)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.say/1"
+    station: str
+    text: str
+    language: str
+    """BCP 47 language tag, e.g. `en` or `de`."""
+    scan_id: str | None = None
+    """The scan this announces, if any."""
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class Spoken(Payload):
+    """What the voice node said (`…/voice/spoken`, QoS 0)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.spoken/1"
+    station: str
+    text: str
+    engine: str
+    cache_hit: bool
+    latency_ms: float
+    """From receiving the request to the start of playback."""
+    duration_ms: float
+    scan_id: str | None = None
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class InventoryAck(Payload):
+    """The bridge's delivery state of one scan (`…/inventory/ack`, QoS 1)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.inventory-ack/1"
+    station: str
+    scan_id: str
+    status: str
+    """`queued`, `delivered` or `rejected`."""
+    destination: str
+    """`local` (SQLite store) or `iothub`."""
+    reason: str | None = None
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class Stats(Payload):
+    """Periodic health of one node (`…/<node>/stats`, QoS 0)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.stats/1"
+    station: str
+    node: str
+    counters: dict
+    """Counts since start, e.g. `frames`, `scans`, `errors`."""
+    time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Frame metadata, carried as MQTT v5 user properties beside the JPEG bytes."""
+
+    frame_id: str = ""
+    captured_at: str = ""
+    width: int = 0
+    height: int = 0
+
+    def to_properties(self) -> list[tuple[str, str]]:
+        return [(f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)]
+
+    @classmethod
+    def from_properties(cls, props: dict[str, str]) -> FrameInfo:
+        """Reads what is there; a frame without metadata (plain `mosquitto_pub -f`) is fine."""
+        try:
+            return cls(
+                frame_id=props.get("frame_id", ""),
+                captured_at=props.get("captured_at", ""),
+                width=int(props.get("width", 0)),
+                height=int(props.get("height", 0)),
+            )
+        except ValueError as exc:
+            raise ContractError(f"frame metadata: {exc}") from exc
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@dataclass(frozen=True)
+class InventoryRecord(Payload):
+    """One scan as an inventory record: the body the bridge sends to IoT Hub (camelCase keys)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.inventory-record/1"
+    scan_id: str
+    """Also the IoT Hub message id, so the hub side can drop duplicates."""
+    station_id: str
+    device_id: str
+    item: str
+    """The model label."""
+    display_name: str
+    plu: str | None
+    confidence: float
+    scanned_at: str
+    model: str
+    store_id: str | None = None
+    quantity: int = 1
+    unit: str = "each"
+    record_type: str = "scan"
+
+    @classmethod
+    def from_scan(cls, scan: Scan, device_id: str) -> InventoryRecord:
+        return cls(
+            scan_id=scan.scan_id,
+            station_id=scan.station,
+            device_id=device_id,
+            item=scan.label,
+            display_name=scan.display_name,
+            plu=scan.plu,
+            confidence=scan.confidence,
+            scanned_at=scan.time,
+            model=scan.model,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {_camel(k): v for k, v in super().to_dict().items()}
+
+    @classmethod
+    def from_dict(cls, obj: Any) -> Self:
+        if isinstance(obj, dict):
+            obj = {_snake(k): v for k, v in obj.items()}
+        return super().from_dict(obj)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

@@ -1,0 +1,252 @@
+"""The MQTT node runtime every node runs on; no node touches paho directly.
+
+A node declares its subscriptions (one handler each) and its background workers; the runtime
+owns the client and its network thread, the retained `online` status with an `offline` last
+will, reconnects with re-subscription, periodic stats, and a clean stop on SIGTERM/SIGINT.
+
+Handlers run off the network thread so keepalives never starve, in one of three ways:
+- `Delivery.QUEUE`: every message, in order, on the subscription's own thread;
+- `Delivery.LATEST`: only the newest message matters (frames); older unhandled ones are dropped;
+- `Delivery.INLINE`: on the network thread, *before* the QoS 1 acknowledgement is sent. For
+  short durable writes only (the bridge's outbox), so a message is stored before it is acked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import queue
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from scantalk.contract import OFFLINE, ONLINE, ContractError, Payload, Stats
+from scantalk.logs import setup_logging
+from scantalk.settings import Settings
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps a persistent session's queued messages while its node is down."""
+
+
+class Delivery(enum.Enum):
+    QUEUE = "queue"
+    LATEST = "latest"
+    INLINE = "inline"
+
+
+@dataclass(frozen=True)
+class Message:
+    """An incoming message, free of paho types."""
+
+    topic: str
+    payload: bytes
+    properties: dict[str, str] = field(default_factory=dict)
+    received: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` when the message arrived, to measure latency through a node."""
+
+
+Handler = Callable[[Message], None]
+Worker = Callable[[threading.Event], None]
+
+
+class _Subscription:
+    def __init__(
+        self, node: Node, topic: str, handler: Handler, qos: int, delivery: Delivery
+    ) -> None:
+        self.node, self.topic, self.handler = node, topic, handler
+        self.qos, self.delivery = qos, delivery
+        self._queue: queue.Queue[Message] = queue.Queue(
+            maxsize=1 if delivery is Delivery.LATEST else 1000
+        )
+
+    def deliver(self, message: Message) -> None:
+        if self.delivery is Delivery.INLINE:
+            self.node.handle(self.handler, message)
+            return
+        while True:
+            try:
+                self._queue.put_nowait(message)
+                return
+            except queue.Full:
+                try:  # keep the newest: drop the oldest waiting message
+                    self._queue.get_nowait()
+                    self.node.count("dropped")
+                except queue.Empty:
+                    pass
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                message = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.node.handle(self.handler, message)
+
+
+class Node:
+    """One ScanTalk process on the bus: `camera`, `classifier`, `voice` or `bridge`."""
+
+    def __init__(self, name: str, settings: Settings, *, persistent_session: bool = False) -> None:
+        self.name = name
+        self.settings = settings
+        self.topics = settings.topics
+        self.log = setup_logging(name, settings.station, settings.log_level)
+        self.stop_event = threading.Event()
+        self._counters: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._subscriptions: list[_Subscription] = []
+        self._workers: list[Worker] = []
+        self._persistent = persistent_session
+        self._client = mqtt.Client(
+            client_id=f"scantalk-{name}-{settings.station}", protocol=mqtt.MQTTv5
+        )
+        self._client.will_set(self.topics.status(name), OFFLINE, qos=1, retain=True)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    # --- what a node declares -------------------------------------------------------------
+
+    def subscribe(
+        self, topic: str, handler: Handler, *, qos: int = 0, delivery: Delivery = Delivery.QUEUE
+    ) -> None:
+        self._subscriptions.append(_Subscription(self, topic, handler, qos, delivery))
+
+    def add_worker(self, worker: Worker) -> None:
+        """Background work the node owns; it must return soon after the stop event is set."""
+        self._workers.append(worker)
+
+    # --- what handlers and workers use ----------------------------------------------------
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | Payload,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        user_properties: list[tuple[str, str]] | None = None,
+        expiry_s: int | None = None,
+    ) -> mqtt.MQTTMessageInfo:
+        properties = None
+        if user_properties or expiry_s:
+            properties = Properties(PacketTypes.PUBLISH)
+            if user_properties:
+                properties.UserProperty = user_properties
+            if expiry_s:
+                properties.MessageExpiryInterval = expiry_s
+        data = payload.to_json() if isinstance(payload, Payload) else payload
+        return self._client.publish(topic, data, qos=qos, retain=retain, properties=properties)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counters[key] += n
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def handle(self, handler: Handler, message: Message) -> None:
+        """Run a handler; bad input is logged and counted, and the node goes on."""
+        try:
+            handler(message)
+        except ContractError as exc:
+            self.count("rejected")
+            self.log.warning("rejected message on %s: %s", message.topic, exc)
+        except Exception:
+            self.count("errors")
+            self.log.exception("handler failed for a message on %s", message.topic)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Connect, run until SIGTERM/SIGINT or `stop()`, then go offline cleanly."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+        properties = None
+        if self._persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.log.info("connecting to %s:%d", self.settings.mqtt_host, self.settings.mqtt_port)
+        self._client.connect_async(
+            self.settings.mqtt_host,
+            self.settings.mqtt_port,
+            keepalive=30,
+            clean_start=not self._persistent,
+            properties=properties,
+        )
+        threads = [
+            threading.Thread(
+                target=s.run, args=(self.stop_event,), name=f"sub:{s.topic}", daemon=True
+            )
+            for s in self._subscriptions
+            if s.delivery is not Delivery.INLINE
+        ]
+        threads += [
+            threading.Thread(target=w, args=(self.stop_event,), name=w.__name__, daemon=True)
+            for w in [*self._workers, self._publish_stats]
+        ]
+        for thread in threads:
+            thread.start()
+        self._client.loop_start()
+        while not self.stop_event.wait(1):
+            pass
+        self.log.info("stopping")
+        for thread in threads:
+            thread.join(timeout=5)
+        if self._client.is_connected():
+            offline = self.publish(self.topics.status(self.name), OFFLINE, qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):  # the broker went first
+                offline.wait_for_publish(2)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.log.info("stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _publish_stats(self, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.stats_interval):
+            stats = Stats(station=self.settings.station, node=self.name, counters=self.counters())
+            self.publish(self.topics.stats(self.name), stats)
+
+    # --- paho callbacks (network thread) --------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: dict,
+        rc: object,
+        _props: object = None,
+    ) -> None:
+        if rc != 0:
+            self.log.error("broker refused the connection: %s", rc)
+            return
+        for s in self._subscriptions:
+            client.subscribe(s.topic, qos=s.qos)
+        # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
+        client.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
+        self.log.info("online")
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, rc: object, _props: object = None
+    ) -> None:
+        if not self.stop_event.is_set():
+            self.count("disconnects")
+            self.log.warning("lost the broker (%s); reconnecting", rc)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg.properties, "UserProperty", None) or []
+        message = Message(msg.topic, msg.payload, dict(props))
+        for s in self._subscriptions:
+            if mqtt.topic_matches_sub(s.topic, msg.topic):
+                s.deliver(message)

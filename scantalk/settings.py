@@ -1,0 +1,151 @@
+"""Settings: one typed object, parsed once from `SCANTALK_*` variables and overridden by flags.
+
+Every node and `scantalk up` read the same names, so one `.env` configures a whole lane. A bad
+value raises `SettingError`, which names the variable and the value, and the node stops at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scantalk.contract import ContractError, Topics
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = REPO / "models" / "produce"
+
+
+class SettingError(ValueError):
+    """A setting with a value we cannot use: says which, what was given and what is expected."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        super().__init__(f"{name}={value!r} is not usable: {expected}")
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError
+        return value
+
+    bounds = f" from {low} to {high}" if high is not None else f" of at least {low}" if low else ""
+    parse.expected = f"{'a whole number' if kind is int else 'a number'}{bounds}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _station(text: str) -> str:
+    Topics(text)
+    return text
+
+
+_station.expected = "1-64 letters, digits, '.', '_' or '-'"  # type: ignore[attr-defined]
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError
+    return text
+
+
+_text.expected = "a non-empty value"  # type: ignore[attr-defined]
+
+
+def _optional(text: str) -> str | None:
+    return text or None
+
+
+_optional.expected = "text"  # type: ignore[attr-defined]
+
+
+def _setting(default: Any, parse: Callable, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a lane can be told. Each field `x` is `SCANTALK_X` and `--x` (dashes)."""
+
+    mqtt_host: str = _setting("127.0.0.1", _text, "broker host")
+    mqtt_port: int = _setting(1883, _number(int, 1, 65535), "broker port")
+    station: str = _setting("lane-1", _station, "this lane's id, the topic segment after scantalk/")
+    camera_source: str = _setting(
+        "demo", _text, "demo, a device index or path, a video file, an RTSP URL, or a folder"
+    )
+    camera_fps: float = _setting(
+        5.0, _number(float, 0.1, 60), "frames published per second, at most"
+    )
+    camera_dwell: float = _setting(4.0, _number(float, 0.1), "seconds each folder/demo image shows")
+    camera_gap: float = _setting(2.0, _number(float, 0), "seconds of empty scene between images")
+    threshold: float = _setting(0.6, _number(float, 0.01, 1), "confidence needed for a scan")
+    stable_frames: int = _setting(3, _number(int, 1, 100), "frames a label must stay on top")
+    model_dir: Path = _setting(DEFAULT_MODEL_DIR, Path, "model directory (model.onnx, labels.txt)")
+    language: str = _setting("en", _text, "language of announcements (BCP 47, e.g. en, de)")
+    data_dir: Path = _setting(Path("data"), Path, "where the record store and audio cache live")
+    iothub_connection_string: str | None = _setting(
+        None,
+        _optional,
+        "IoT Hub device connection string; none means a local record store",
+        secret=True,
+    )
+    iothub_ca_file: Path | None = _setting(
+        None, Path, "CA certificate (PEM) to trust for IoT Hub, e.g. for a gateway"
+    )
+    stats_interval: float = _setting(30.0, _number(float, 1), "seconds between stats messages")
+    log_level: str = _setting("INFO", _text, "DEBUG, INFO, WARNING or ERROR")
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return f"SCANTALK_{name.upper()}"
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        for f in dataclasses.fields(cls):
+            parser.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                dest=f.name,
+                metavar=cls.env_name(f.name),
+                help=f"{f.metadata['help']} (default: {f.default})",
+            )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] = os.environ, flags: Any = None) -> Settings:
+        """Flags win over environment variables, which win over defaults."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = cls.env_name(f.name)
+            text = getattr(flags, f.name, None)
+            if text is None:
+                text = environ.get(name)
+            if text is None:
+                continue
+            parse = f.metadata["parse"]
+            try:
+                values[f.name] = parse(text.strip())
+            except (ValueError, ContractError) as exc:
+                shown = "<hidden>" if f.metadata["secret"] else text
+                raise SettingError(name, shown, parse.__dict__.get("expected", "")) from exc
+        settings = cls(**values)
+        if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingError(
+                "SCANTALK_LOG_LEVEL", settings.log_level, "DEBUG, INFO, WARNING or ERROR"
+            )
+        return settings
+
+    def to_environ(self) -> dict[str, str]:
+        """The same settings as variables, for child processes (`scantalk up`)."""
+        return {
+            self.env_name(f.name): str(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.station)
