@@ -1,0 +1,72 @@
+"""A test's ears on the bus: a real MQTT client that records every message it hears."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+
+@dataclass(frozen=True)
+class Heard:
+    topic: str
+    payload: bytes
+    properties: dict[str, str]
+    retain: bool
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Bus:
+    def __init__(self, port: int, topics: list[str], host: str = "127.0.0.1") -> None:
+        self.heard: list[Heard] = []
+        self._cond = threading.Condition()
+        self.client = mqtt.Client(client_id=f"test-{id(self)}", protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_: subscribed.set()
+        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "test subscriber could not subscribe"
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        props = dict(getattr(msg.properties, "UserProperty", None) or [])
+        with self._cond:
+            self.heard.append(Heard(msg.topic, msg.payload, props, bool(msg.retain)))
+            self._cond.notify_all()
+
+    def matching(self, topic: str, where: Callable[[Heard], bool] = lambda _: True) -> list[Heard]:
+        with self._cond:
+            return [h for h in self.heard if mqtt.topic_matches_sub(topic, h.topic) and where(h)]
+
+    def wait_for(
+        self,
+        topic: str,
+        where: Callable[[Heard], bool] = lambda _: True,
+        count: int = 1,
+        timeout: float = 60,
+    ) -> list[Heard]:
+        """Block until `count` messages on `topic` satisfy `where`; returns them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(found := self.matching(topic, where)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = sorted({h.topic for h in self.heard})
+                    raise AssertionError(f"waited {timeout} s for {count} on {topic}; heard {seen}")
+                self._cond.wait(left)
+            return found
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.client.publish(topic, payload, qos=qos).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

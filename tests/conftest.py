@@ -1,0 +1,91 @@
+"""Fixtures that start real parts: a Mosquitto broker and node processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scantalk.broker import Broker, free_port
+from tests.bus import Bus
+
+TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real mosquitto with the project's dev config on a free loopback port."""
+    with Broker(free_port(), tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def bus(broker: Broker) -> Iterator[Bus]:
+    listener = Bus(broker.port, ["scantalk/#"])
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def node_env(broker: Broker, tmp_path: Path) -> dict[str, str]:
+    """Settings for nodes under test; audio goes to a file through SDL's disk driver."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    env.update(
+        SCANTALK_MQTT_PORT=str(broker.port),
+        SCANTALK_DATA_DIR=str(tmp_path / "data"),
+        SCANTALK_STATS_INTERVAL="1",
+        SDL_AUDIODRIVER="disk",
+        SDL_DISKAUDIOFILE=str(tmp_path / "speaker.raw"),
+    )
+    return env
+
+
+@pytest.fixture
+def start_node(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `scantalk node <name>` as its own process; stopped by its PID at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, env: dict[str, str], **overrides: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scantalk", "node", name],
+            env={**env, **overrides},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_online(bus: Bus, *nodes: str, station: str = "lane-1") -> None:
+    for node in nodes:
+        bus.wait_for(f"scantalk/{station}/{node}/status", lambda h: h.payload == b"online")
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Callable[..., Path]:
+    """A folder of tuxpaint photos, for the camera's folder source."""
+
+    def make(*names: str) -> Path:
+        folder = tmp_path / "photos"
+        folder.mkdir(exist_ok=True)
+        for i, name in enumerate(names):
+            (folder / f"{i:02d}-{Path(name).name}").symlink_to(TUXPAINT_FOOD / name)
+        return folder
+
+    return make

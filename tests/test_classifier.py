@@ -1,0 +1,69 @@
+"""The classifier on real photos, fed the way any program can: `mosquitto_pub -f photo.jpg`."""
+
+from __future__ import annotations
+
+import subprocess
+
+import cv2
+import pytest
+
+from camera_node.scene import empty_scene, photo_frame
+from classifier_node.model import Model
+from scantalk.settings import DEFAULT_MODEL_DIR
+from tests.conftest import TUXPAINT_FOOD, wait_online
+
+FRAME = "scantalk/lane-1/camera/frame"
+
+
+def jpeg_of(name: str, folder) -> str:
+    path = folder / (name.replace("/", "_") + ".jpg")
+    cv2.imwrite(str(path), photo_frame(TUXPAINT_FOOD / name))
+    return str(path)
+
+
+def mosquitto_pub(port: int, path: str) -> None:
+    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", FRAME, "-f", path], check=True)
+
+
+@pytest.mark.parametrize(
+    ("photo", "label"),
+    [
+        ("fruit/banana.png", "banana"),
+        ("fruit/lemon.png", "lemon"),
+        ("fruit/apple_granny_smith.png", "granny_smith"),
+        ("fruit/strawberry.png", "strawberry"),
+        ("fruit/pineapple.png", "pineapple"),
+        ("fruit/pomegranate.png", "pomegranate"),
+        ("vegetables/broccoli.png", "broccoli"),
+        ("vegetables/yellowpepper.png", "bell_pepper"),
+        ("fruit/cherimoya.png", "custard_apple"),
+    ],
+)
+def test_default_model_recognises_real_produce_photos(photo, label):
+    model = Model(DEFAULT_MODEL_DIR)
+    best = model.predict(photo_frame(TUXPAINT_FOOD / photo))[0]
+    assert best.label == label
+    assert best.confidence >= 0.6
+
+
+def test_empty_counter_is_no_produce():
+    assert Model(DEFAULT_MODEL_DIR).predict(empty_scene())[0].confidence < 0.1
+
+
+def test_corrupt_frame_is_logged_counted_and_skipped(bus, broker, node_env, start_node, tmp_path):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a picture")
+    mosquitto_pub(broker.port, str(tmp_path / "corrupt.jpg"))
+    bus.wait_for(
+        "scantalk/lane-1/classifier/stats", lambda h: h.json()["counters"].get("rejected") == 1
+    )
+    assert "not a decodable image" in (tmp_path / "classifier.log").read_text()
+
+    # The classifier goes on: a plain JPEG with no metadata, held for three frames, is a scan.
+    banana = jpeg_of("fruit/banana.png", tmp_path)
+    for shown in range(1, 4):
+        mosquitto_pub(broker.port, banana)
+        bus.wait_for("scantalk/lane-1/classifier/prediction", count=shown)
+    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    assert scan.json()["label"] == "banana"

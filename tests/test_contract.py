@@ -1,0 +1,85 @@
+"""The topic contract: one way onto the wire and one way off it, and bad payloads refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scantalk.contract import (
+    ContractError,
+    Guess,
+    InventoryRecord,
+    SayRequest,
+    Scan,
+    Topics,
+)
+
+
+def a_scan() -> Scan:
+    return Scan(
+        scan_id="0b8c6a4e-1f0e-4c52-9d0a-2f3b7c1d9e01",
+        station="lane-1",
+        label="banana",
+        display_name="Banana",
+        plu="4011",
+        confidence=0.93,
+        model="produce",
+        frame_id="65a1-12",
+        alternatives=[Guess("lemon", 0.02)],
+    )
+
+
+def test_scan_round_trips_and_is_readable_json():
+    scan = a_scan()
+    wire = scan.to_json()
+    obj = json.loads(wire)
+    assert obj["schema"] == "scantalk.scan/1"
+    assert obj["alternatives"] == [{"label": "lemon", "confidence": 0.02}]
+    assert Scan.from_json(wire) == scan
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schema": "scantalk.scan/9"}, "expected schema"),
+        ({"confidence": "high"}, "confidence: expected float"),
+        ({"alternatives": [{"label": "lemon"}]}, "missing field 'confidence'"),
+        ({"plu": 4011}, "plu: expected str"),
+    ],
+)
+def test_scan_that_breaks_the_contract_is_refused(change, message):
+    obj = {**json.loads(a_scan().to_json()), **change}
+    with pytest.raises(ContractError, match=message):
+        Scan.from_json(json.dumps(obj))
+
+
+def test_not_json_is_refused():
+    with pytest.raises(ContractError, match="not JSON"):
+        SayRequest.from_json(b"\xff{")
+
+
+def test_inventory_record_speaks_camel_case():
+    record = InventoryRecord.from_scan(a_scan(), device_id="lane-1-pi")
+    obj = json.loads(record.to_json())
+    assert obj["scanId"] == a_scan().scan_id
+    assert obj["recordType"] == "scan"
+    assert (obj["stationId"], obj["deviceId"], obj["plu"], obj["quantity"]) == (
+        "lane-1",
+        "lane-1-pi",
+        "4011",
+        1,
+    )
+    assert InventoryRecord.from_json(record.to_json()) == record
+
+
+def test_topics_follow_the_contract():
+    topics = Topics("lane-1")
+    assert topics.scan == "scantalk/lane-1/scan"
+    assert topics.frame == "scantalk/lane-1/camera/frame"
+    assert topics.status("bridge") == "scantalk/lane-1/bridge/status"
+    assert Topics("+").scan == "scantalk/+/scan"
+    with pytest.raises(ContractError):
+        Topics("lane/1")
+    with pytest.raises(ContractError):
+        topics.status("printer")

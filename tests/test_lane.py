@@ -1,0 +1,72 @@
+"""A whole lane on a real broker: a banana is shown, spoken, and recorded, once."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+from tests.conftest import wait_online
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def test_banana_is_scanned_spoken_and_recorded_once(bus, node_env, start_node, photo_dir, tmp_path):
+    camera = {
+        "SCANTALK_CAMERA_SOURCE": str(photo_dir("fruit/banana.png")),
+        "SCANTALK_CAMERA_FPS": "20",
+        "SCANTALK_CAMERA_DWELL": "600",  # the banana stays on the scanner for the whole test
+    }
+    for name in ("bridge", "voice", "classifier"):
+        start_node(name, node_env)
+    wait_online(bus, "bridge", "voice", "classifier")
+    start_node("camera", node_env, **camera)
+
+    (scan_msg,) = bus.wait_for("scantalk/lane-1/scan")
+    scan = scan_msg.json()
+    assert scan["schema"] == "scantalk.scan/1"
+    assert (scan["label"], scan["display_name"], scan["plu"]) == ("banana", "Banana", "4011")
+    assert scan["confidence"] >= 0.6
+    assert scan["station"] == "lane-1"
+    assert RFC3339_UTC.match(scan["time"])
+    assert scan["frame_id"]
+    scan_id = scan["scan_id"]
+
+    (say,) = bus.wait_for("scantalk/lane-1/voice/say", lambda h: h.json()["scan_id"] == scan_id)
+    assert say.json()["text"] == "Banana"
+
+    (spoken,) = bus.wait_for(
+        "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
+    )
+    assert spoken.json()["engine"] == "espeak-ng"
+    samples = array("h", Path(node_env["SDL_DISKAUDIOFILE"]).read_bytes())
+    assert len(samples) > 22050 * 0.3, "less than 0.3 s of audio reached the speaker"
+    assert max(abs(s) for s in samples) > 3000, "the audio that reached the speaker is silent"
+
+    bus.wait_for(
+        "scantalk/lane-1/inventory/ack",
+        lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",
+    )
+    listing = subprocess.run(
+        [sys.executable, "-m", "scantalk", "records", "--json"],
+        env=node_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert [(r["scanId"], r["item"], r["plu"], r["destination"]) for r in records] == [
+        (scan_id, "banana", "4011", "local")
+    ]
+
+    # The banana stays in view: many more frames of it, and still exactly one scan.
+    first_later = len(bus.matching("scantalk/lane-1/classifier/prediction"))
+    bus.wait_for(
+        "scantalk/lane-1/classifier/prediction",
+        lambda h: h.json()["top"][0]["label"] == "banana",
+        count=first_later + 30,
+    )
+    assert len(bus.matching("scantalk/lane-1/scan")) == 1

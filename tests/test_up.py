@@ -1,0 +1,52 @@
+"""`scantalk up --demo`: the whole lane from one command, stopped cleanly by Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from scantalk.broker import free_port, port_open
+from tests.bus import Bus
+
+
+def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    env.update(
+        SCANTALK_MQTT_PORT=str(port),
+        SCANTALK_DATA_DIR=str(tmp_path / "data"),
+        SCANTALK_CAMERA_FPS="10",
+        SDL_AUDIODRIVER="disk",
+        SDL_DISKAUDIOFILE=str(tmp_path / "speaker.raw"),
+    )
+    up = subprocess.Popen(
+        [sys.executable, "-m", "scantalk", "up", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first_line = up.stdout.readline()
+        assert re.match(rf"broker: mqtt://127\.0\.0\.1:{port}$", first_line.strip())
+        bus = Bus(port, ["scantalk/#"])
+        (scan,) = bus.wait_for("scantalk/lane-1/scan")
+        assert scan.json()["label"] == "banana"  # the demo's first item
+
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, output
+    assert "lane stopped" in output
+    for node in ("camera", "classifier", "voice", "bridge"):
+        assert bus.matching(f"scantalk/lane-1/{node}/status", lambda h: h.payload == b"offline"), (
+            node
+        )
+    assert not port_open("127.0.0.1", port), "the broker is still running"
+    assert "Traceback" not in output
+    bus.close()
