@@ -9,6 +9,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dotenv import dotenv_values
+
+from scantalk.broker import BrokerError
 from scantalk.contract import NODES
 from scantalk.settings import SettingError, Settings
 
@@ -41,12 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "demo", False):
         args.camera_source = "demo"
+    # Secrets such as the IoT Hub connection string may sit in an (ignored) .env file.
+    environ = {k: v for k, v in dotenv_values(".env").items() if v is not None} | dict(os.environ)
     try:
-        settings = Settings.load(os.environ, args)
+        settings = Settings.load(environ, args)
         if args.command == "up":
             from scantalk import stack
 
-            explicit = args.mqtt_port is not None or "SCANTALK_MQTT_PORT" in os.environ
+            explicit = args.mqtt_port is not None or "SCANTALK_MQTT_PORT" in environ
             return stack.up(stack.choose_port(settings, explicit))
         if args.command == "node":
             importlib.import_module(NODE_MODULES[args.name]).main(settings)
@@ -55,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
         return 2
+    except BrokerError as exc:
+        print(f"scantalk: {exc}", file=sys.stderr)
+        return 1
 
 
 def show_records(settings: Settings, pending_only: bool, as_json: bool) -> int:

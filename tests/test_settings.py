@@ -13,11 +13,12 @@ import pytest
 from scantalk.settings import SettingError, Settings
 
 
-def run_node(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_node(name: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
     return subprocess.run(
         [sys.executable, "-m", "scantalk", "node", name],
         env={**clean, "SCANTALK_MQTT_PORT": "1", **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -77,3 +78,14 @@ def test_bad_connection_string_stops_the_bridge_without_showing_the_key(tmp_path
     assert result.returncode == 2
     assert "SCANTALK_IOTHUB_CONNECTION_STRING" in result.stderr
     assert key not in result.stderr
+
+
+def test_settings_are_read_from_a_dot_env_file_below_the_environment(tmp_path):
+    (tmp_path / ".env").write_text("SCANTALK_THRESHOLD=abc\n")
+    result = run_node("classifier", cwd=str(tmp_path))
+    assert "SCANTALK_THRESHOLD='abc'" in result.stderr
+    result = run_node(
+        "classifier", cwd=str(tmp_path), SCANTALK_THRESHOLD="0.7", SCANTALK_MODEL_DIR="missing"
+    )
+    assert "SCANTALK_THRESHOLD" not in result.stderr  # the environment's threshold won
+    assert "SCANTALK_MODEL_DIR='missing'" in result.stderr
