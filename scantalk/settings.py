@@ -28,43 +28,64 @@ class SettingError(ValueError):
         super().__init__(f"{name}={value!r} is not usable: {expected}")
 
 
-def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable:
-    def parse(text: str) -> float | int:
-        value = kind(text)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ValueError
+@dataclass(frozen=True)
+class Number:
+    """A numeric setting with optional bounds; parsed as a number, never kept as a string."""
+
+    kind: type[int] | type[float]
+    low: float | None = None
+    high: float | None = None
+
+    def __call__(self, text: str) -> int | float:
+        value = self.kind(text)
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise ValueError(text)
         return value
 
-    bounds = f" from {low} to {high}" if high is not None else f" of at least {low}" if low else ""
-    parse.expected = f"{'a whole number' if kind is int else 'a number'}{bounds}"  # type: ignore[attr-defined]
-    return parse
+    @property
+    def expected(self) -> str:
+        what = "a whole number" if self.kind is int else "a number"
+        if self.high is not None:
+            return f"{what} from {self.low} to {self.high}"
+        return f"{what} of at least {self.low}" if self.low is not None else what
 
 
-def _station(text: str) -> str:
-    Topics(text)
-    return text
+@dataclass(frozen=True)
+class Text:
+    """A text setting, checked by `check` (which raises ValueError or ContractError)."""
+
+    check: Callable[[str], object]
+    expected: str
+
+    def __call__(self, text: str) -> Any:
+        return self.check(text)
 
 
-_station.expected = "1-64 letters, digits, '.', '_' or '-'"  # type: ignore[attr-defined]
-
-
-def _text(text: str) -> str:
+def _non_empty(text: str) -> str:
     if not text.strip():
-        raise ValueError
+        raise ValueError(text)
     return text
 
 
-_text.expected = "a non-empty value"  # type: ignore[attr-defined]
+NON_EMPTY = Text(_non_empty, "a non-empty value")
+STATION = Text(lambda text: Topics(text).station, "1-64 letters, digits, '.', '_' or '-'")
+PATH = Text(Path, "a path")
+OPTIONAL = Text(lambda text: text or None, "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _optional(text: str) -> str | None:
-    return text or None
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise ValueError(text)
+    return text.upper()
 
 
-_optional.expected = "text"  # type: ignore[attr-defined]
+LOG_LEVEL = Text(_log_level, ", ".join(LOG_LEVELS))
 
 
-def _setting(default: Any, parse: Callable, help: str, *, secret: bool = False) -> Any:
+def _setting(default: Any, parse: Number | Text, help: str, *, secret: bool = False) -> Any:
     return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
 
 
@@ -72,33 +93,33 @@ def _setting(default: Any, parse: Callable, help: str, *, secret: bool = False) 
 class Settings:
     """Everything a lane can be told. Each field `x` is `SCANTALK_X` and `--x` (dashes)."""
 
-    mqtt_host: str = _setting("127.0.0.1", _text, "broker host")
-    mqtt_port: int = _setting(1883, _number(int, 1, 65535), "broker port")
-    station: str = _setting("lane-1", _station, "this lane's id, the topic segment after scantalk/")
+    mqtt_host: str = _setting("127.0.0.1", NON_EMPTY, "broker host")
+    mqtt_port: int = _setting(1883, Number(int, 1, 65535), "broker port")
+    station: str = _setting("lane-1", STATION, "this lane's id, the topic segment after scantalk/")
     camera_source: str = _setting(
-        "demo", _text, "demo, a device index or path, a video file, an RTSP URL, or a folder"
+        "demo", NON_EMPTY, "demo, a device index or path, a video file, an RTSP URL, or a folder"
     )
     camera_fps: float = _setting(
-        5.0, _number(float, 0.1, 60), "frames published per second, at most"
+        5.0, Number(float, 0.1, 60), "frames published per second, at most"
     )
-    camera_dwell: float = _setting(4.0, _number(float, 0.1), "seconds each folder/demo image shows")
-    camera_gap: float = _setting(2.0, _number(float, 0), "seconds of empty scene between images")
-    threshold: float = _setting(0.6, _number(float, 0.01, 1), "confidence needed for a scan")
-    stable_frames: int = _setting(3, _number(int, 1, 100), "frames a label must stay on top")
-    model_dir: Path = _setting(DEFAULT_MODEL_DIR, Path, "model directory (model.onnx, labels.txt)")
-    language: str = _setting("en", _text, "language of announcements (BCP 47, e.g. en, de)")
-    data_dir: Path = _setting(Path("data"), Path, "where the record store and audio cache live")
+    camera_dwell: float = _setting(4.0, Number(float, 0.1), "seconds each folder/demo image shows")
+    camera_gap: float = _setting(2.0, Number(float, 0), "seconds of empty scene between images")
+    threshold: float = _setting(0.6, Number(float, 0.01, 1), "confidence needed for a scan")
+    stable_frames: int = _setting(3, Number(int, 1, 100), "frames a label must stay on top")
+    model_dir: Path = _setting(DEFAULT_MODEL_DIR, PATH, "model directory (model.onnx, labels.txt)")
+    language: str = _setting("en", NON_EMPTY, "language of announcements (BCP 47, e.g. en, de)")
+    data_dir: Path = _setting(Path("data"), PATH, "where the record store and audio cache live")
     iothub_connection_string: str | None = _setting(
         None,
-        _optional,
+        OPTIONAL,
         "IoT Hub device connection string; none means a local record store",
         secret=True,
     )
     iothub_ca_file: Path | None = _setting(
-        None, Path, "CA certificate (PEM) to trust for IoT Hub, e.g. for a gateway"
+        None, PATH, "CA certificate (PEM) to trust for IoT Hub, e.g. for a gateway"
     )
-    stats_interval: float = _setting(30.0, _number(float, 1), "seconds between stats messages")
-    log_level: str = _setting("INFO", _text, "DEBUG, INFO, WARNING or ERROR")
+    stats_interval: float = _setting(30.0, Number(float, 1), "seconds between stats messages")
+    log_level: str = _setting("INFO", LOG_LEVEL, "how much to log")
 
     @staticmethod
     def env_name(name: str) -> str:
@@ -130,13 +151,8 @@ class Settings:
                 values[f.name] = parse(text.strip())
             except (ValueError, ContractError) as exc:
                 shown = "<hidden>" if f.metadata["secret"] else text
-                raise SettingError(name, shown, parse.__dict__.get("expected", "")) from exc
-        settings = cls(**values)
-        if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise SettingError(
-                "SCANTALK_LOG_LEVEL", settings.log_level, "DEBUG, INFO, WARNING or ERROR"
-            )
-        return settings
+                raise SettingError(name, shown, parse.expected) from exc
+        return cls(**values)
 
     def to_environ(self) -> dict[str, str]:
         """The same settings as variables, for child processes (`scantalk up`)."""
