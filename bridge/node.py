@@ -28,6 +28,7 @@ class Bridge:
         self.destination: Destination = open_destination(settings)
         self.outbox = Outbox(outbox_path(settings))
         self.wake = threading.Event()
+        self.accepting = threading.Lock()
         node.log.info(
             "records go to %s (device %s); outbox %s",
             self.destination.name,
@@ -39,12 +40,14 @@ class Bridge:
 
     def on_scan(self, message: Message) -> None:
         scan = Scan.from_json(message.payload)
-        if self.outbox.add(InventoryRecord.from_scan(scan, self.destination.device_id)):
-            self.node.count("accepted")
+        record = InventoryRecord.from_scan(scan, self.destination.device_id)
+        with self.accepting:  # `queued` goes out before the forwarder can say `delivered`
+            if not self.outbox.add(record):
+                self.node.count("duplicates")
+                return
             self.ack(scan.scan_id, "queued")
-            self.wake.set()
-        else:
-            self.node.count("duplicates")
+        self.node.count("accepted")
+        self.wake.set()
 
     def ack(self, scan_id: str, status: str, reason: str | None = None) -> None:
         ack = InventoryAck(self.settings.station, scan_id, status, self.destination.name, reason)
@@ -54,7 +57,8 @@ class Bridge:
         backoff = 1.0
         while not stop.is_set():
             self.wake.clear()
-            batch = self.outbox.pending()
+            with self.accepting:
+                batch = [s.record for s in self.outbox.records(pending_only=True, limit=100)]
             if not batch:
                 self.wake.wait(1)
                 continue
@@ -73,10 +77,13 @@ class Bridge:
                 self.outbox.mark_delivered(record.scan_id, self.destination.name)
                 self.node.count("delivered")
                 self.ack(record.scan_id, "delivered")
-        self.destination.close()
 
 
 def main(settings: Settings) -> None:
     node = Node("bridge", settings, persistent_session=True)
-    Bridge(node, settings)
-    node.run()
+    bridge = Bridge(node, settings)
+    try:
+        node.run()
+    finally:
+        bridge.destination.close()
+        bridge.outbox.close()

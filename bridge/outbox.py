@@ -52,14 +52,6 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
-    def pending(self, limit: int = 100) -> list[InventoryRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM records WHERE delivered_at IS NULL ORDER BY accepted_at LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [InventoryRecord.from_json(body) for (body,) in rows]
-
     def mark_delivered(self, scan_id: str, destination: str) -> None:
         with self._lock:
             self._db.execute(
@@ -67,12 +59,14 @@ class Outbox:
                 (now_rfc3339(), destination, scan_id),
             )
 
-    def records(self, pending_only: bool = False) -> list[StoredRecord]:
+    def records(self, pending_only: bool = False, limit: int = -1) -> list[StoredRecord]:
+        """Oldest first; `limit` -1 is all."""
         where = "WHERE delivered_at IS NULL" if pending_only else ""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT body, accepted_at, delivered_at, destination FROM records {where} "
-                "ORDER BY accepted_at"
+                "ORDER BY accepted_at LIMIT ?",
+                (limit,),
             ).fetchall()
         return [StoredRecord(InventoryRecord.from_json(b), a, d, dest) for b, a, d, dest in rows]
 

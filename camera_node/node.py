@@ -40,13 +40,13 @@ class Camera:
             info = FrameInfo(
                 f"{self.run_id}-{sequence}", now_rfc3339(), frame.shape[1], frame.shape[0]
             )
-            self.node.publish(
+            sent = self.node.publish(
                 self.node.topics.frame,
                 jpeg.tobytes(),
                 user_properties=info.to_properties(),
                 expiry_s=FRAME_EXPIRY_S,
             )
-            self.node.count("frames")
+            self.node.count("frames" if sent.rc == 0 else "frames_unsent")
             next_tick = max(next_tick + interval, time.monotonic())
             stop.wait(next_tick - time.monotonic())
         self.source.close()

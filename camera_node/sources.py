@@ -17,7 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from camera_node.scene import empty_scene, photo_frame
+from scantalk.scene import empty_scene, photo_frame
 from scantalk.settings import SettingError, Settings
 
 TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
@@ -46,12 +46,13 @@ class ImageSequence:
     """Still images, each held for a number of frames, then an empty scene; loops forever."""
 
     def __init__(self, images: list[np.ndarray], dwell_frames: int, gap_frames: int) -> None:
+        """`images` are RGB; frames come out BGR, as from a camera."""
         empty = empty_scene((images[0].shape[1], images[0].shape[0]))
         self._frames: list[tuple[np.ndarray, int]] = []
         for image in images:
-            self._frames.append((image, dwell_frames))
+            self._frames.append((_bgr(image), dwell_frames))
             if gap_frames:
-                self._frames.append((empty, gap_frames))
+                self._frames.append((_bgr(empty), gap_frames))
         self._index, self._shown = 0, 0
 
     def read(self) -> np.ndarray:
@@ -65,11 +66,15 @@ class ImageSequence:
         pass
 
 
+def _bgr(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
 class CaptureSource:
     """A device, video file or stream through OpenCV; files loop so a demo clip never ends."""
 
     def __init__(self, target: int | str, loop: bool) -> None:
-        self.target, self.loop = target, loop
+        self.loop = loop
         self.capture = cv2.VideoCapture(target)
         if not self.capture.isOpened() or not self.capture.read()[0]:
             raise SettingError(

@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scantalk.contract import Guess
+
+EMPTY = "<empty>"
+UNSURE = "<unsure>"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    threshold: float
+    """Probability the top label needs to become a scan."""
+    stable_frames: int
+    """Frames in a row it must stay on top (and frames of emptiness that end a placement)."""
+    empty_below: float
+    """Total probability of announced labels below which the scan area counts as empty."""
 
 
 class ScanDecider:
     """Announce a label once per placement.
 
-    A label becomes a scan when it stays on top, above the threshold, for `stable_frames`
-    frames in a row. The same item is not announced again until the scene has been empty (or
-    held something else) for `stable_frames` frames: a banana lying on the scale is one scan,
-    not one per frame.
+    Each frame is one of three things: empty (announced labels together are unlikely: nothing,
+    or nothing we know, is there), a confident label, or unsure. A label becomes a scan when it
+    stays on top, confident, for `stable_frames` frames in a row. The same item is not announced
+    again until the scene has been empty (or held another confident item) for `stable_frames`
+    frames: a banana lying on the scale is one scan, not one per frame, and an unsure wobble
+    never re-announces it.
     """
 
-    def __init__(self, threshold: float, stable_frames: int) -> None:
-        self.threshold = threshold
-        self.stable_frames = stable_frames
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
         self._candidate: str | None = None
         self._streak = 0
         self._announced: str | None = None
 
-    def observe(self, top: Guess | None) -> Guess | None:
-        """Feed one frame's best guess; returns it when it is a new scan."""
-        label = top.label if top and top.confidence >= self.threshold else None
-        if label == self._candidate:
+    def observe(self, top: Guess, presence: float) -> Guess | None:
+        """Feed one frame's best announced guess and presence; returns it when it is a new scan."""
+        t = self.thresholds
+        if presence < t.empty_below:
+            state = EMPTY
+        elif top.confidence >= t.threshold:
+            state = top.label
+        else:
+            state = UNSURE
+        if state == self._candidate:
             self._streak += 1
         else:
-            self._candidate, self._streak = label, 1
-        if self._streak < self.stable_frames:
+            self._candidate, self._streak = state, 1
+        if self._streak < t.stable_frames or state == UNSURE or state == self._announced:
             return None
-        if label is None or label != self._announced:
-            self._announced = label
-            return top if label is not None else None
-        return None
+        self._announced = state
+        return None if state == EMPTY else top

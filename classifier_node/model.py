@@ -1,17 +1,28 @@
 """Load an image-classification ONNX model with onnxruntime and run it on camera frames.
 
-Colour order and value range come from the model's own metadata (the keys Azure Custom Vision
-exports carry: `Image.BitmapPixelFormat`, `Image.NominalPixelRange`), input size from its input
-shape; preprocessing follows Custom Vision's: shorter side resized, centre crop.
+A model directory holds `model.onnx`, `labels.txt` and optionally `catalog.csv`. Both kinds of
+Azure Custom Vision ONNX export load unchanged:
+
+- the older kind: input `data` [N,3,H,W]; outputs `classLabel` and `loss`, a label -> probability
+  map per image;
+- the newer kind (and our own models): one float output, positions mapped to `labels.txt`.
+
+Colour order and value range come from the model's own metadata (`Image.BitmapPixelFormat`
+Bgr8/Rgb8, `Image.NominalPixelRange`), input size from its input shape; preprocessing follows
+Custom Vision's: shorter side resized, centre crop.
 """
 
 from __future__ import annotations
 
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnxruntime as ort
+from PIL import Image, UnidentifiedImageError
 
 from scantalk.contract import ContractError, Guess
 from scantalk.settings import SettingError
@@ -19,10 +30,33 @@ from scantalk.settings import SettingError
 # value range name -> (scale, offset) applied to 0..255 pixel values
 PIXEL_RANGES = {
     "NominalRange_0_255": (1.0, 0.0),
-    "NominalRange_16_235": (1.0, 0.0),
+    "NominalRange_16_235": (219 / 255, 16.0),
     "Normalized_0_1": (1 / 255, 0.0),
     "Normalized_1_1": (1 / 127.5, -1.0),
 }
+DEFAULT_SIZE = 224
+"""Input size for models whose input shape leaves it open."""
+
+
+def _model_error(model_dir: Path, expected: str) -> SettingError:
+    return SettingError("SCANTALK_MODEL_DIR", str(model_dir), expected)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a frame becomes the model's input tensor."""
+
+    height: int
+    width: int
+    bgr: bool
+    pixel_range: str
+
+    def describe(self) -> str:
+        order = "BGR" if self.bgr else "RGB"
+        return (
+            f"{order}, {self.pixel_range}, shorter side resized then centre crop to "
+            f"{self.width}x{self.height}"
+        )
 
 
 class Model:
@@ -31,65 +65,115 @@ class Model:
     def __init__(self, model_dir: Path, threads: int = 2) -> None:
         onnx_path, labels_path = model_dir / "model.onnx", model_dir / "labels.txt"
         if not onnx_path.is_file() or not labels_path.is_file():
-            raise SettingError(
-                "SCANTALK_MODEL_DIR",
-                str(model_dir),
-                "a directory holding model.onnx and labels.txt",
-            )
+            raise _model_error(model_dir, "a directory holding model.onnx and labels.txt")
+        self.dir = model_dir
         self.name = model_dir.resolve().name
         self.labels = [
             line.strip() for line in labels_path.read_text().splitlines() if line.strip()
         ]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise _model_error(model_dir, f"a valid ONNX model ({exc})") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.bgr = meta.get("Image.BitmapPixelFormat", "Bgr8") == "Bgr8"
         pixel_range = meta.get("Image.NominalPixelRange", "NominalRange_0_255")
         if pixel_range not in PIXEL_RANGES:
-            raise SettingError(
-                "SCANTALK_MODEL_DIR", str(model_dir), f"unknown pixel range {pixel_range}"
-            )
+            raise _model_error(model_dir, f"a known Image.NominalPixelRange, not {pixel_range}")
         self.scale, self.offset = PIXEL_RANGES[pixel_range]
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
-        self.height, self.width = model_input.shape[2], model_input.shape[3]
-        outputs = self.session.get_outputs()[0].shape
-        if isinstance(outputs[-1], int) and outputs[-1] != len(self.labels):
-            raise SettingError(
-                "SCANTALK_MODEL_DIR",
-                str(model_dir),
-                f"labels.txt has {len(self.labels)} labels but the model outputs {outputs[-1]}",
+        h, w = model_input.shape[2:4]
+        self.preprocessing = Preprocessing(
+            height=h if isinstance(h, int) else DEFAULT_SIZE,
+            width=w if isinstance(w, int) else DEFAULT_SIZE,
+            # Custom Vision exports are BGR unless they say otherwise.
+            bgr=meta.get("Image.BitmapPixelFormat", "Bgr8") == "Bgr8",
+            pixel_range=pixel_range,
+        )
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        # The older Custom Vision kind: a label -> probability map in `loss`.
+        self.map_output = "loss" if {"classLabel", "loss"} <= outputs.keys() else None
+        self.output = self.map_output or next(iter(outputs))
+        size = outputs[self.output].shape[-1]
+        if not self.map_output and isinstance(size, int) and size != len(self.labels):
+            raise _model_error(
+                model_dir, f"labels.txt has {len(self.labels)} labels but the model outputs {size}"
             )
 
-    @staticmethod
-    def decode(jpeg: bytes) -> np.ndarray:
-        """JPEG (or PNG) bytes to a BGR image; a corrupt frame is a `ContractError`."""
-        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ContractError(f"frame of {len(jpeg)} bytes is not a decodable image")
-        return image
+    @property
+    def kind(self) -> str:
+        return "custom-vision-map" if self.map_output else "probabilities"
 
-    def preprocess(self, bgr: np.ndarray) -> np.ndarray:
-        h, w = bgr.shape[:2]
-        scale = max(self.height / h, self.width / w)
-        resized = cv2.resize(
-            bgr,
-            (max(self.width, round(w * scale)), max(self.height, round(h * scale))),
-            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        )
-        top = (resized.shape[0] - self.height) // 2
-        left = (resized.shape[1] - self.width) // 2
-        crop = resized[top : top + self.height, left : left + self.width]
-        if not self.bgr:
+    def decode(self, data: bytes) -> np.ndarray:
+        """JPEG (or PNG) bytes to an RGB image, decoded no larger than the model needs.
+
+        JPEG's DCT scaling (`draft`) decodes a 640x480 frame at 320x240 for a 224 model: faster,
+        and the resize after it has less to do. A corrupt frame is a `ContractError`.
+        """
+        try:
+            image = Image.open(io.BytesIO(data))
+            w, h = image.size
+            p = self.preprocessing
+            scale = max(p.height / h, p.width / w)
+            image.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+            return np.asarray(image.convert("RGB"))
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ContractError(
+                f"frame of {len(data)} bytes is not a decodable image ({exc})"
+            ) from exc
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """An RGB image to the model's input tensor [1, 3, H, W]."""
+        p = self.preprocessing
+        h, w = rgb.shape[:2]
+        scale = max(p.height / h, p.width / w)
+        size = (max(p.width, round(w * scale)), max(p.height, round(h * scale)))
+        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        top, left = (size[1] - p.height) // 2, (size[0] - p.width) // 2
+        crop = resized[top : top + p.height, left : left + p.width]
+        if p.bgr:
             crop = crop[:, :, ::-1]
-        tensor = crop.astype(np.float32) * self.scale + self.offset
-        return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None])
+        tensor = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)
+        if self.scale != 1.0 or self.offset:
+            tensor *= self.scale
+            tensor += self.offset
+        return tensor[None]
 
-    def predict(self, bgr: np.ndarray, top: int = 3) -> list[Guess]:
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """Inference on a preprocessed tensor: one probability per label, in `labels` order."""
+        (result,) = self.session.run([self.output], {self.input_name: tensor})
+        if self.map_output:
+            scores = result[0]
+            return np.array([scores.get(label, 0.0) for label in self.labels], np.float32)
+        return np.asarray(result, np.float32).reshape(-1)
+
+    def classify(self, rgb: np.ndarray) -> np.ndarray:
+        return self.run(self.preprocess(rgb))
+
+    def ranked(self, probabilities: np.ndarray, top: int = 3) -> list[Guess]:
         """The `top` most likely labels, best first."""
-        probabilities = self.session.run(None, {self.input_name: self.preprocess(bgr)})[0][0]
         best = np.argsort(probabilities)[::-1][:top]
         return [Guess(self.labels[i], round(float(probabilities[i]), 4)) for i in best]
+
+    def describe(self) -> dict:
+        """What `scantalk model info` prints."""
+        meta = self.session.get_modelmeta()
+        return {
+            "model": self.name,
+            "kind": self.kind,
+            "inputs": [
+                {"name": i.name, "shape": i.shape, "type": i.type}
+                for i in self.session.get_inputs()
+            ],
+            "outputs": [
+                {"name": o.name, "shape": o.shape, "type": o.type}
+                for o in self.session.get_outputs()
+            ],
+            "preprocessing": self.preprocessing.describe(),
+            "metadata": dict(meta.custom_metadata_map),
+            "labels": self.labels,
+        }

@@ -2,47 +2,72 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
-from classifier_node.decision import ScanDecider
+import numpy as np
+
+from classifier_node.decision import ScanDecider, Thresholds
+from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
 from scantalk.catalog import Catalog
-from scantalk.contract import FrameInfo, Guess, Prediction, SayRequest, Scan
+from scantalk.contract import ClassifierConfig, FrameInfo, Guess, Prediction, SayRequest, Scan
 from scantalk.runtime import Delivery, Message, Node
-from scantalk.settings import Settings
+from scantalk.settings import SettingError, Settings
+
+TUNABLE = ("threshold", "stable_frames", "empty_below")
 
 
 class Classifier:
     def __init__(self, node: Node, settings: Settings) -> None:
         self.node, self.settings = node, settings
-        self.model = Model(settings.model_dir)
+        self.model = Model(settings.model_dir, threads=settings.inference_threads)
         self.catalog = Catalog.load(settings.model_dir / "catalog.csv")
-        self.decider = ScanDecider(settings.threshold, settings.stable_frames)
+        # Labels such as `background` or `hand` are never announced; they count as "nothing".
+        self.announced = np.array([self.catalog.get(label).announce for label in self.model.labels])
+        self.decider = ScanDecider(Thresholds(*(getattr(settings, name) for name in TUNABLE)))
         node.log.info(
-            "model %s: %d labels, threshold %.2f over %d frames",
-            self.model.name,
-            len(self.model.labels),
-            settings.threshold,
-            settings.stable_frames,
-        )
+            "model %s (%s, %d labels): %s; %s",
+            self.model.name, self.model.kind, len(self.model.labels),
+            self.model.preprocessing.describe(), self.decider.thresholds,
+        )  # fmt: skip
         # Only the newest frame matters: a slow inference drops older frames, never queues them.
         node.subscribe(node.topics.frame, self.on_frame, delivery=Delivery.LATEST)
+        node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
+        node.on_online(self.publish_config)
+        if settings.http_port:
+            api = ImageApi(
+                self.classify_bytes, self.model.name, settings.http_host, settings.http_port
+            )
+            node.add_worker(api.serve)
+            node.log.info(
+                "/image API on http://%s:%d/image", settings.http_host, settings.http_port
+            )
+
+    def classify_bytes(self, data: bytes) -> list[Guess]:
+        """For the /image API: every label, best first, as Custom Vision answers."""
+        probabilities = self.model.classify(self.model.decode(data))
+        return self.model.ranked(probabilities, top=len(self.model.labels))
 
     def on_frame(self, message: Message) -> None:
         started = time.perf_counter()
         info = FrameInfo.from_properties(message.properties)
-        top = self.model.predict(Model.decode(message.payload))
+        probabilities = self.model.classify(self.model.decode(message.payload))
+        presence = float(probabilities[self.announced].sum())
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.node.count("frames")
-        station = self.settings.station
+        top = self.model.ranked(probabilities)
         self.node.publish(
             self.node.topics.prediction,
-            Prediction(station, info.frame_id, self.model.name, round(elapsed_ms, 2), top),
-        )
-        best = top[0] if self.catalog.get(top[0].label).announce else None
-        if scanned := self.decider.observe(best):
-            self.announce(scanned, top[1:], info.frame_id)
+            Prediction(
+                self.settings.station, info.frame_id, self.model.name, round(elapsed_ms, 2), top,
+                presence=round(presence, 4),
+            ),
+        )  # fmt: skip
+        best = self.model.ranked(np.where(self.announced, probabilities, 0), top=1)[0]
+        if scanned := self.decider.observe(best, presence):
+            self.announce(scanned, [g for g in top if g.label != scanned.label], info.frame_id)
 
     def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
         product = self.catalog.get(guess.label)
@@ -66,6 +91,29 @@ class Classifier:
         )
         self.node.count("scans")
         self.node.log.info("scan %s: %s (%.2f)", scan.scan_id, scan.label, scan.confidence)
+
+    def on_config(self, message: Message) -> None:
+        """Change thresholds live; a wrong value is refused whole and the old ones kept."""
+        change = ClassifierConfig.from_json(message.payload)
+        current = self.decider.thresholds
+        try:
+            updates = {
+                name: Settings.parse_value(name, getattr(change, name))
+                for name in TUNABLE
+                if getattr(change, name) is not None
+            }
+        except SettingError as exc:
+            self.node.count("config_rejected")
+            self.node.log.warning("config refused, keeping %s: %s", current, exc)
+            self.publish_config(error=str(exc))
+            return
+        self.decider.thresholds = dataclasses.replace(current, **updates)
+        self.node.log.info("config now %s", self.decider.thresholds)
+        self.publish_config()
+
+    def publish_config(self, error: str | None = None) -> None:
+        state = ClassifierConfig(**dataclasses.asdict(self.decider.thresholds), error=error)
+        self.node.publish(self.node.topics.classifier_config_state, state, qos=1, retain=True)
 
 
 def main(settings: Settings) -> None:

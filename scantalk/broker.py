@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from scantalk.processes import stop_process
 from scantalk.settings import REPO
 
 DEV_CONF = REPO / "mosquitto" / "dev.conf"
@@ -62,14 +63,14 @@ class Broker:
             + f"user {getpass.getuser()}\n"
             + self.extra_conf
         )
-        self.log = (self.dir / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen(
-            [exe, "-c", str(conf)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            # Not in our process group: Ctrl-C must not stop the broker before the nodes.
-            start_new_session=True,
-        )
+        with (self.dir / "mosquitto.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [exe, "-c", str(conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Not in our process group: Ctrl-C must not stop the broker before the nodes.
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -79,16 +80,9 @@ class Broker:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process)
         self.process = None
-        if getattr(self, "log", None):
-            self.log.close()
 
     def __enter__(self) -> Broker:
         return self.start()

@@ -66,6 +66,14 @@ class Topics:
         return self._t("scan")
 
     @property
+    def classifier_config(self) -> str:
+        return self._t("classifier", "config")
+
+    @property
+    def classifier_config_state(self) -> str:
+        return self._t("classifier", "config", "state")
+
+    @property
     def say(self) -> str:
         return self._t("voice", "say")
 
@@ -177,7 +185,25 @@ class Prediction(Payload):
     """Decode, preprocessing and inference time for this frame."""
     top: list[Guess]
     """The most likely labels, best first."""
+    presence: float = 1.0
+    """Total probability of announced labels: low when nothing (known) is in the scan area."""
     time: str = field(default_factory=now_rfc3339)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(Payload):
+    """Scan decision settings, changeable at run time.
+
+    Publish to `…/classifier/config` (retain it to keep it across restarts) with the fields to
+    change; the classifier answers on `…/classifier/config/state` (retained) with the values in
+    force, and `error` naming what it refused.
+    """
+
+    SCHEMA: ClassVar[str] = "scantalk.classifier-config/1"
+    threshold: float | None = None
+    stable_frames: int | None = None
+    empty_below: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
+import os
 import queue
 import signal
 import threading
@@ -31,6 +33,8 @@ from scantalk.contract import OFFLINE, ONLINE, ContractError, Payload, Stats
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
 
+EXIT_UNACKED = 75
+"""Exit status (EX_TEMPFAIL) of a node that stopped rather than lose a message."""
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps a persistent session's queued messages while its node is down."""
 
@@ -68,7 +72,7 @@ class _Subscription:
 
     def deliver(self, message: Message) -> None:
         if self.delivery is Delivery.INLINE:
-            self.node.handle(self.handler, message)
+            self.node.handle(self.handler, message, fatal=True)
             return
         while True:
             try:
@@ -103,6 +107,8 @@ class Node:
         self._lock = threading.Lock()
         self._subscriptions: list[_Subscription] = []
         self._workers: list[Worker] = []
+        self._online_callbacks: list[Callable[[], None]] = []
+        self._failed = False
         self._persistent = persistent_session
         self._client = mqtt.Client(
             client_id=f"scantalk-{name}-{settings.station}", protocol=mqtt.MQTTv5
@@ -119,6 +125,10 @@ class Node:
         self, topic: str, handler: Handler, *, qos: int = 0, delivery: Delivery = Delivery.QUEUE
     ) -> None:
         self._subscriptions.append(_Subscription(self, topic, handler, qos, delivery))
+
+    def on_online(self, callback: Callable[[], None]) -> None:
+        """Run on the network thread after each (re)connection, e.g. to republish state."""
+        self._online_callbacks.append(callback)
 
     def add_worker(self, worker: Worker) -> None:
         """Background work the node owns; it must return soon after the stop event is set."""
@@ -154,8 +164,12 @@ class Node:
         with self._lock:
             return dict(self._counters)
 
-    def handle(self, handler: Handler, message: Message) -> None:
-        """Run a handler; bad input is logged and counted, and the node goes on."""
+    def handle(self, handler: Handler, message: Message, *, fatal: bool = False) -> None:
+        """Run a handler; bad input is logged and counted, and the node goes on.
+
+        With `fatal`, any other failure ends the process at once: the handler runs before the
+        QoS 1 acknowledgement, so the broker keeps the message and redelivers it after a restart.
+        """
         try:
             handler(message)
         except ContractError as exc:
@@ -163,6 +177,13 @@ class Node:
             self.log.warning("rejected message on %s: %s", message.topic, exc)
         except Exception:
             self.count("errors")
+            if fatal:
+                self.log.critical(
+                    "could not take a message on %s; exiting unacknowledged", message.topic,
+                    exc_info=True,
+                )  # fmt: skip
+                logging.shutdown()
+                os._exit(EXIT_UNACKED)
             self.log.exception("handler failed for a message on %s", message.topic)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -191,7 +212,7 @@ class Node:
             if s.delivery is not Delivery.INLINE
         ]
         threads += [
-            threading.Thread(target=w, args=(self.stop_event,), name=w.__name__, daemon=True)
+            threading.Thread(target=self._guard, args=(w,), name=w.__name__, daemon=True)
             for w in [*self._workers, self._publish_stats]
         ]
         for thread in threads:
@@ -209,9 +230,22 @@ class Node:
         self._client.disconnect()
         self._client.loop_stop()
         self.log.info("stopped")
+        if self._failed:
+            raise SystemExit(1)
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _guard(self, worker: Worker) -> None:
+        """A node whose worker died is broken: stop it, so that its supervisor restarts it
+        (IoT Edge's restart policy, or `scantalk up` stopping the lane), rather than stay
+        `online` doing nothing."""
+        try:
+            worker(self.stop_event)
+        except Exception:
+            self.log.exception("%s failed; stopping the node", worker.__name__)
+            self._failed = True
+            self.stop()
 
     def _publish_stats(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.stats_interval):
@@ -236,6 +270,8 @@ class Node:
         # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
         client.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
         self.log.info("online")
+        for callback in self._online_callbacks:
+            callback()
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: object, rc: object, _props: object = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,8 +39,10 @@ class Number:
 
     def __call__(self, text: str) -> int | float:
         value = self.kind(text)
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
+        if (
+            not math.isfinite(value)
+            or (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high)
         ):
             raise ValueError(text)
         return value
@@ -106,7 +109,15 @@ class Settings:
     camera_gap: float = _setting(2.0, Number(float, 0), "seconds of empty scene between images")
     threshold: float = _setting(0.6, Number(float, 0.01, 1), "confidence needed for a scan")
     stable_frames: int = _setting(3, Number(int, 1, 100), "frames a label must stay on top")
+    empty_below: float = _setting(
+        0.1, Number(float, 0, 1), "presence (produce share) below which the scan area is empty"
+    )
     model_dir: Path = _setting(DEFAULT_MODEL_DIR, PATH, "model directory (model.onnx, labels.txt)")
+    inference_threads: int = _setting(2, Number(int, 1, 64), "onnxruntime threads")
+    http_host: str = _setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
+    http_port: int | None = _setting(
+        None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"
+    )
     language: str = _setting("en", NON_EMPTY, "language of announcements (BCP 47, e.g. en, de)")
     data_dir: Path = _setting(Path("data"), PATH, "where the record store and audio cache live")
     iothub_connection_string: str | None = _setting(
@@ -144,8 +155,8 @@ class Settings:
             text = getattr(flags, f.name, None)
             if text is None:
                 text = environ.get(name)
-            if text is None:
-                continue
+            if text is None or not text.strip():
+                continue  # empty means unset, as an unfilled ${VAR} in a manifest
             parse = f.metadata["parse"]
             try:
                 values[f.name] = parse(text.strip())
@@ -153,6 +164,17 @@ class Settings:
                 shown = "<hidden>" if f.metadata["secret"] else text
                 raise SettingError(name, shown, parse.expected) from exc
         return cls(**values)
+
+    @classmethod
+    def parse_value(cls, name: str, value: object) -> Any:
+        """Check one value for a field, as at start: for changes made at run time."""
+        f = next(f for f in dataclasses.fields(cls) if f.name == name)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SettingError(cls.env_name(name), value, f.metadata["parse"].expected)
+        try:
+            return f.metadata["parse"](str(value))
+        except (ValueError, ContractError) as exc:
+            raise SettingError(cls.env_name(name), value, f.metadata["parse"].expected) from exc
 
     def to_environ(self) -> dict[str, str]:
         """The same settings as variables, for child processes (`scantalk up`)."""

@@ -9,18 +9,25 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
 from scantalk.broker import Broker, free_port, port_open
 from scantalk.contract import NODES, ONLINE
+from scantalk.processes import stop_process
 from scantalk.settings import Settings
 
 # The camera starts last, once every consumer is online, so the first item is never missed.
 START_ORDER = ("bridge", "voice", "classifier", "camera")
-assert sorted(START_ORDER) == sorted(NODES)
+CONSUMERS = START_ORDER[:-1]
+START_TIMEOUT_S = 60
 
 log = logging.getLogger("scantalk.up")
+
+
+class LaneError(RuntimeError):
+    """The lane could not start."""
 
 
 def choose_port(settings: Settings, explicit: bool) -> Settings:
@@ -30,37 +37,48 @@ def choose_port(settings: Settings, explicit: bool) -> Settings:
     return dataclasses.replace(settings, mqtt_port=free_port(settings.mqtt_host))
 
 
+class StatusWatch:
+    """Follows the nodes' status topics, starting from a clean slate: a retained `online` left
+    in the broker's store by an earlier run that crashed must not count."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topics = {settings.topics.status(node): node for node in NODES}
+        self.online: set[str] = set()
+        self.changed = threading.Event()
+        self.client = mqtt.Client(
+            client_id=f"scantalk-up-{settings.station}-{os.getpid()}", protocol=mqtt.MQTTv5
+        )
+        self.client.on_message = self._on_message
+        self.client.connect(settings.mqtt_host, settings.mqtt_port)
+        self.client.loop_start()
+        for topic in self.topics:
+            self.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+        self.client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        node = self.topics[msg.topic]
+        (self.online.add if msg.payload == ONLINE else self.online.discard)(node)
+        self.changed.set()
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
 def wait_online(
-    settings: Settings, nodes: tuple[str, ...], processes: dict, timeout: float = 60
+    watch: StatusWatch, nodes: tuple[str, ...], processes: dict, stopping: threading.Event
 ) -> None:
-    """Block until each node has said `online`, or fail if one of them died."""
-    seen: set[str] = set()
-    done = threading.Event()
-    client = mqtt.Client(
-        client_id=f"scantalk-up-{settings.station}-{os.getpid()}", protocol=mqtt.MQTTv5
-    )
-
-    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.payload == ONLINE:
-            seen.add(msg.topic.split("/")[2])
-            if seen >= set(nodes):
-                done.set()
-
-    client.on_message = on_message
-    client.on_connect = lambda c, *_: c.subscribe([(settings.topics.status(n), 1) for n in nodes])
-    client.connect(settings.mqtt_host, settings.mqtt_port)
-    client.loop_start()
-    try:
-        while not done.wait(0.2):
-            dead = [name for name in nodes if processes[name].poll() is not None]
-            if dead:
-                raise RuntimeError(f"node {dead[0]} exited at start; see its log above")
-            timeout -= 0.2
-            if timeout <= 0:
-                raise RuntimeError(f"nodes not online after a minute: {sorted(set(nodes) - seen)}")
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    """Block until each node has said `online`; fail if one of them died or time ran out."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not set(nodes) <= watch.online and not stopping.is_set():
+        dead = [name for name in nodes if processes[name].poll() is not None]
+        if dead:
+            raise LaneError(f"node {dead[0]} exited at start; see its log above")
+        if time.monotonic() > deadline:
+            missing = sorted(set(nodes) - watch.online)
+            raise LaneError(f"nodes not online after {START_TIMEOUT_S} s: {missing}")
+        watch.changed.wait(0.2)
+        watch.changed.clear()
 
 
 def up(settings: Settings) -> int:
@@ -70,6 +88,7 @@ def up(settings: Settings) -> int:
         signal.signal(sig, lambda *_: stopping.set())
     processes: dict[str, subprocess.Popen[bytes]] = {}
     env = {**os.environ, **settings.to_environ()}
+    code = 0
     with Broker(settings.mqtt_port, settings.data_dir, settings.mqtt_host):
         print(f"broker: mqtt://{settings.mqtt_host}:{settings.mqtt_port}", flush=True)
         print(
@@ -77,40 +96,39 @@ def up(settings: Settings) -> int:
             f"-t 'scantalk/+/scan' -v",
             flush=True,
         )
-        code = 0
+        watch = StatusWatch(settings)
         try:
             for name in START_ORDER:
+                if name == "camera":
+                    wait_online(watch, CONSUMERS, processes, stopping)
+                if stopping.is_set():
+                    break
                 processes[name] = subprocess.Popen(
                     [sys.executable, "-m", "scantalk", "node", name],
                     env=env,
-                    # Ctrl-C reaches `up` only; `up` stops the nodes in order.
+                    # Ctrl-C reaches `up` only; `up` stops the nodes one by one.
                     start_new_session=True,
                 )
-                if name == "classifier":
-                    wait_online(settings, ("bridge", "voice", "classifier"), processes)
-            print("lane is up; Ctrl-C stops it", flush=True)
+            else:
+                print("lane is up; Ctrl-C stops it", flush=True)
             while not stopping.wait(0.5):
                 dead = [n for n, p in processes.items() if p.poll() is not None]
                 if dead:
                     log.error(
-                        "node %s stopped (exit %s); stopping the lane",
+                        "node %s exited (%s); stopping the lane",
                         dead[0],
                         processes[dead[0]].returncode,
                     )
                     code = 1
                     break
-        except RuntimeError as exc:
+        except LaneError as exc:
             log.error("%s", exc)
             code = 1
         finally:
+            watch.close()
+            # Producers first: the camera stops before the nodes that consume what it sends.
             for name in reversed(START_ORDER):
-                if name in processes and processes[name].poll() is None:
-                    processes[name].terminate()
-            for process in processes.values():
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                if name in processes:
+                    stop_process(processes[name])
         print("lane stopped", flush=True)
     return code

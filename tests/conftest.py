@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from camera_node.sources import TUXPAINT_FOOD
 from scantalk.broker import Broker, free_port
+from scantalk.processes import stop_process
 from tests.bus import Bus
-
-TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
 
 
 @pytest.fixture
@@ -50,26 +50,19 @@ def start_node(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, env: dict[str, str], **overrides: str) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "scantalk", "node", name],
-            env={**env, **overrides},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (tmp_path / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scantalk", "node", name],
+                env={**env, **overrides},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         started.append(process)
         return process
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.terminate()
-    for process in started:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def wait_online(bus: Bus, *nodes: str, station: str = "lane-1") -> None:

@@ -7,8 +7,8 @@ import subprocess
 import cv2
 import pytest
 
-from camera_node.scene import empty_scene, photo_frame
 from classifier_node.model import Model
+from scantalk.scene import empty_scene, photo_frame
 from scantalk.settings import DEFAULT_MODEL_DIR
 from tests.conftest import TUXPAINT_FOOD, wait_online
 
@@ -17,7 +17,7 @@ FRAME = "scantalk/lane-1/camera/frame"
 
 def jpeg_of(name: str, folder) -> str:
     path = folder / (name.replace("/", "_") + ".jpg")
-    cv2.imwrite(str(path), photo_frame(TUXPAINT_FOOD / name))
+    cv2.imwrite(str(path), photo_frame(TUXPAINT_FOOD / name)[:, :, ::-1])
     return str(path)
 
 
@@ -41,13 +41,13 @@ def mosquitto_pub(port: int, path: str) -> None:
 )
 def test_default_model_recognises_real_produce_photos(photo, label):
     model = Model(DEFAULT_MODEL_DIR)
-    best = model.predict(photo_frame(TUXPAINT_FOOD / photo))[0]
+    best = model.ranked(model.classify(photo_frame(TUXPAINT_FOOD / photo)))[0]
     assert best.label == label
     assert best.confidence >= 0.6
 
 
 def test_empty_counter_is_no_produce():
-    assert Model(DEFAULT_MODEL_DIR).predict(empty_scene())[0].confidence < 0.1
+    assert Model(DEFAULT_MODEL_DIR).classify(empty_scene()).sum() < 0.1
 
 
 def test_corrupt_frame_is_logged_counted_and_skipped(bus, broker, node_env, start_node, tmp_path):

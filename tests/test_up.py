@@ -44,9 +44,9 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
     assert up.returncode == 0, output
     assert "lane stopped" in output
     for node in ("camera", "classifier", "voice", "bridge"):
-        assert bus.matching(f"scantalk/lane-1/{node}/status", lambda h: h.payload == b"offline"), (
-            node
-        )
+        offline = bus.matching(f"scantalk/lane-1/{node}/status", lambda h: h.payload == b"offline")
+        assert offline, node
+        assert f"node={node} station=lane-1 stopped" in output, f"{node} did not stop cleanly"
     assert not port_open("127.0.0.1", port), "the broker is still running"
     assert "Traceback" not in output
     bus.close()

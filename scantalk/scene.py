@@ -15,19 +15,19 @@ ITEM_SHARE = 0.75
 
 
 def empty_scene(size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """The empty scan area, as a BGR frame."""
-    return np.asarray(Image.new("RGB", size, BACKGROUND))[:, :, ::-1].copy()
+    """The empty scan area, as an RGB image."""
+    return np.asarray(Image.new("RGB", size, BACKGROUND))
 
 
 def photo_frame(path: Path, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """A BGR frame of a photo: a cut-out (with alpha) is placed on the empty counter, scaled up
+    """An RGB image of a photo: a cut-out (with alpha) is placed on the empty counter, scaled up
     to a realistic size; an ordinary photo is used as it is."""
     with Image.open(path) as image:
         if "A" not in image.getbands() and "transparency" not in image.info:
-            return np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
+            return np.asarray(image.convert("RGB"))
         item = image.convert("RGBA")
     scale = min(size[1] * ITEM_SHARE / item.height, size[0] * ITEM_SHARE / item.width)
     item = item.resize((round(item.width * scale), round(item.height * scale)), Image.LANCZOS)
     canvas = Image.new("RGB", size, BACKGROUND)
     canvas.paste(item, ((size[0] - item.width) // 2, (size[1] - item.height) // 2), item)
-    return np.asarray(canvas)[:, :, ::-1].copy()
+    return np.asarray(canvas)
