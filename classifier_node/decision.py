@@ -20,6 +20,13 @@ class Thresholds:
     """Total probability of announced labels below which the scan area counts as empty."""
 
 
+def judge(top: Guess, presence: float, t: Thresholds) -> str:
+    """What one frame shows: `EMPTY`, a confident label, or `UNSURE`."""
+    if presence < t.empty_below:
+        return EMPTY
+    return top.label if top.confidence >= t.threshold else UNSURE
+
+
 class ScanDecider:
     """Announce a label once per placement.
 
@@ -40,12 +47,7 @@ class ScanDecider:
     def observe(self, top: Guess, presence: float) -> Guess | None:
         """Feed one frame's best announced guess and presence; returns it when it is a new scan."""
         t = self.thresholds
-        if presence < t.empty_below:
-            state = EMPTY
-        elif top.confidence >= t.threshold:
-            state = top.label
-        else:
-            state = UNSURE
+        state = judge(top, presence, t)
         if state == self._candidate:
             self._streak += 1
         else:

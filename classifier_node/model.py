@@ -98,8 +98,9 @@ class Model:
         # The older Custom Vision kind: a label -> probability map in `loss`.
         self.map_output = "loss" if {"classLabel", "loss"} <= outputs.keys() else None
         self.output = self.map_output or next(iter(outputs))
-        size = outputs[self.output].shape[-1]
-        if not self.map_output and isinstance(size, int) and size != len(self.labels):
+        shape = outputs[self.output].shape or [None]  # a map output has no shape
+        size = shape[-1]
+        if isinstance(size, int) and size != len(self.labels):
             raise _model_error(
                 model_dir, f"labels.txt has {len(self.labels)} labels but the model outputs {size}"
             )

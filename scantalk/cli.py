@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dotenv import dotenv_values
 
@@ -33,7 +34,19 @@ def parser() -> argparse.ArgumentParser:
     records = commands.add_parser("records", help="list the inventory records the bridge stored")
     records.add_argument("--pending", action="store_true", help="only those not yet delivered")
     records.add_argument("--json", action="store_true", help="one JSON record per line")
-    for sub in (up, node, records):
+    model = commands.add_parser("model", help="inspect or evaluate a model directory")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    info = model_commands.add_parser("info", help="inputs, outputs, preprocessing, labels")
+    info.add_argument("model_path", metavar="MODEL_DIR")
+    evaluate = model_commands.add_parser(
+        "eval", help="per-class accuracy, confusion matrix and latency on labelled photos"
+    )
+    evaluate.add_argument("model_path", metavar="MODEL_DIR")
+    evaluate.add_argument(
+        "images", metavar="IMAGES_DIR", help="one sub-folder per label, and nothing/"
+    )
+    evaluate.add_argument("--json", action="store_true", help="the result as JSON")
+    for sub in (up, node, records, evaluate):
         Settings.add_arguments(
             sub.add_argument_group("settings (flags win over SCANTALK_* variables)")
         )
@@ -56,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "node":
             importlib.import_module(NODE_MODULES[args.name]).main(settings)
             return 0
+        if args.command == "model":
+            return model_command(args, settings)
         return show_records(settings, pending_only=args.pending, as_json=args.json)
     except SettingError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
@@ -63,6 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokerError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
         return 1
+
+
+def model_command(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier_node.decision import Thresholds
+    from classifier_node.evaluation import evaluate, report
+    from classifier_node.model import Model
+
+    model = Model(Path(args.model_path), threads=settings.inference_threads)
+    if args.model_command == "info":
+        print(json.dumps(model.describe(), indent=2))
+        return 0
+    thresholds = Thresholds(settings.threshold, settings.stable_frames, settings.empty_below)
+    result = evaluate(model, Path(args.images), thresholds)
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
 
 
 def show_records(settings: Settings, pending_only: bool, as_json: bool) -> int:
