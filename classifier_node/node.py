@@ -12,7 +12,15 @@ from classifier_node.decision import ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
 from scantalk.catalog import Catalog
-from scantalk.contract import ClassifierConfig, FrameInfo, Guess, Prediction, SayRequest, Scan
+from scantalk.contract import (
+    ClassifierConfig,
+    ContractError,
+    FrameInfo,
+    Guess,
+    Prediction,
+    SayRequest,
+    Scan,
+)
 from scantalk.runtime import Delivery, Message, Node
 from scantalk.settings import SettingError, Settings
 
@@ -94,15 +102,15 @@ class Classifier:
 
     def on_config(self, message: Message) -> None:
         """Change thresholds live; a wrong value is refused whole and the old ones kept."""
-        change = ClassifierConfig.from_json(message.payload)
         current = self.decider.thresholds
         try:
+            change = ClassifierConfig.from_json(message.payload)
             updates = {
                 name: Settings.parse_value(name, getattr(change, name))
                 for name in TUNABLE
                 if getattr(change, name) is not None
             }
-        except SettingError as exc:
+        except (ContractError, SettingError) as exc:
             self.node.count("config_rejected")
             self.node.log.warning("config refused, keeping %s: %s", current, exc)
             self.publish_config(error=str(exc))

@@ -1,0 +1,147 @@
+"""The classifier node at run time: conflated frames, live thresholds, the /image API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import cv2
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from camera_node.sources import TUXPAINT_FOOD
+from scantalk.broker import free_port, port_open
+from scantalk.contract import ClassifierConfig, FrameInfo
+from scantalk.scene import photo_frame
+from tests.conftest import wait_online
+
+FRAME = "scantalk/lane-1/camera/frame"
+
+
+def jpeg(photo: str) -> bytes:
+    return cv2.imencode(".jpg", photo_frame(TUXPAINT_FOOD / photo)[:, :, ::-1])[1].tobytes()
+
+
+def send_frame(bus, data: bytes, frame_id: str) -> None:
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
+    bus.client.publish(FRAME, data, qos=0, properties=properties)
+
+
+def test_a_burst_of_frames_is_conflated_to_the_newest(bus, node_env, start_node):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    banana = jpeg("fruit/banana.png")
+    for i in range(40):
+        send_frame(bus, banana, f"burst-{i}")
+    bus.wait_for(
+        "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "burst-39"
+    )
+    handled = len(bus.matching("scantalk/lane-1/classifier/prediction"))
+    assert handled < 40, "every frame was classified: older frames were not dropped"
+    bus.wait_for(
+        "scantalk/lane-1/classifier/stats",
+        lambda h: h.json()["counters"].get("dropped", 0) + h.json()["counters"]["frames"] == 40,
+    )
+
+
+def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, start_node):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    state = "scantalk/lane-1/classifier/config/state"
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.6)
+
+    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.95).to_json())
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.95 and h.json()["error"] is None)
+    banana = jpeg("fruit/banana.png")  # about 0.75: no longer enough
+    for i in range(4):
+        send_frame(bus, banana, f"high-{i}")
+        bus.wait_for(
+            "scantalk/lane-1/classifier/prediction",
+            lambda h, i=i: h.json()["frame_id"] == f"high-{i}",
+        )
+    assert not bus.matching("scantalk/lane-1/scan")
+
+    for bad, says in [
+        ({"threshold": "abc", "stable_frames": 2}, "threshold: expected float, got 'abc'"),
+        ({"threshold": 1.5, "stable_frames": 2}, "SCANTALK_THRESHOLD=1.5"),
+    ]:
+        bad_config = json.dumps({"schema": "scantalk.classifier-config/1", **bad}).encode()
+        bus.publish("scantalk/lane-1/classifier/config", bad_config)
+        (refused,) = bus.wait_for(state, lambda h, says=says: says in (h.json()["error"] or ""))
+        assert (refused.json()["threshold"], refused.json()["stable_frames"]) == (0.95, 3)
+
+    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.5).to_json())
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.5)
+    for i in range(3):
+        send_frame(bus, banana, f"low-{i}")
+        bus.wait_for(
+            "scantalk/lane-1/classifier/prediction",
+            lambda h, i=i: h.json()["frame_id"] == f"low-{i}",
+        )
+    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    assert scan.json()["label"] == "banana"
+
+
+@pytest.mark.parametrize(
+    "photo",
+    ["../household/kettle.png", "../household/dishes/mug.png", "../symbols/shapes/hand.png",
+     "nuts/walnut.png", "../household/tools/hammer.png"],
+)  # fmt: skip
+def test_a_hand_or_a_thing_that_is_not_produce_never_scans(bus, node_env, start_node, photo):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    data = jpeg(photo)
+    for i in range(6):
+        send_frame(bus, data, f"f{i}")
+        (prediction,) = bus.wait_for(
+            "scantalk/lane-1/classifier/prediction", lambda h, i=i: h.json()["frame_id"] == f"f{i}"
+        )
+    assert prediction.json()["presence"] < 0.5
+    assert not bus.matching("scantalk/lane-1/scan")
+
+
+def test_image_api_answers_like_custom_vision(bus, node_env, start_node):
+    port = free_port()
+    start_node("classifier", node_env, SCANTALK_HTTP_PORT=str(port))
+    wait_online(bus, "classifier")
+    assert port_open("127.0.0.1", port)
+    banana = jpeg("fruit/banana.png")
+
+    raw = urllib.request.Request(
+        f"http://127.0.0.1:{port}/image", data=banana,
+        headers={"Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    with urllib.request.urlopen(raw, timeout=30) as response:
+        answer = json.load(response)
+    assert {"id", "project", "iteration", "created", "predictions"} <= answer.keys()
+    best = answer["predictions"][0]
+    assert best["tagName"] == "banana"
+    assert best["probability"] > 0.6
+    assert {"tagId", "boundingBox"} <= best.keys()
+    assert len(answer["predictions"]) == 23
+
+    boundary = uuid.uuid4().hex
+    form = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="imageData"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + banana
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    posted = urllib.request.Request(
+        f"http://127.0.0.1:{port}/image", data=form,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(posted, timeout=30) as response:
+        assert json.load(response)["predictions"][0]["tagName"] == "banana"
+
+    broken = urllib.request.Request(f"http://127.0.0.1:{port}/image", data=b"not an image")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(broken, timeout=30)
+    assert error.value.code == 400
+    assert "not a decodable image" in json.load(error.value)["error"]
