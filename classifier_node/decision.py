@@ -8,6 +8,8 @@ from scantalk.contract import Guess
 
 EMPTY = "<empty>"
 UNSURE = "<unsure>"
+UNSURE_PROMPT = Guess(UNSURE, 0.0)
+"""Returned once per placement when something stays there unrecognised: ask to hold it still."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class ScanDecider:
     stays on top, confident, for `stable_frames` frames in a row. The same item is not announced
     again until the scene has been empty (or held another confident item) for `stable_frames`
     frames: a banana lying on the scale is one scan, not one per frame, and an unsure wobble
-    never re-announces it.
+    never re-announces it. Something that stays unsure for twice `stable_frames` gets one
+    `UNSURE_PROMPT` per placement.
     """
 
     def __init__(self, thresholds: Thresholds) -> None:
@@ -43,6 +46,7 @@ class ScanDecider:
         self._candidate: str | None = None
         self._streak = 0
         self._announced: str | None = None
+        self._prompted = False
 
     def observe(self, top: Guess, presence: float) -> Guess | None:
         """Feed one frame's best announced guess and presence; returns it when it is a new scan."""
@@ -52,7 +56,18 @@ class ScanDecider:
             self._streak += 1
         else:
             self._candidate, self._streak = state, 1
-        if self._streak < t.stable_frames or state == UNSURE or state == self._announced:
+        if state == UNSURE:
+            # Something has been there a while and is still not recognised, and nothing was
+            # announced for this placement: ask the shopper to hold it still, once.
+            if (
+                self._streak == 2 * t.stable_frames
+                and not self._prompted
+                and self._announced in (None, EMPTY)
+            ):
+                self._prompted = True
+                return UNSURE_PROMPT
             return None
-        self._announced = state
+        if self._streak < t.stable_frames or state == self._announced:
+            return None
+        self._announced, self._prompted = state, False
         return None if state == EMPTY else top

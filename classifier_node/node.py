@@ -8,7 +8,7 @@ import uuid
 
 import numpy as np
 
-from classifier_node.decision import ScanDecider, Thresholds
+from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
 from scantalk.catalog import Catalog
@@ -21,6 +21,7 @@ from scantalk.contract import (
     SayRequest,
     Scan,
 )
+from scantalk.phrases import render
 from scantalk.runtime import Delivery, Message, Node
 from scantalk.settings import SettingError, Settings
 
@@ -74,8 +75,11 @@ class Classifier:
             ),
         )  # fmt: skip
         best = self.model.ranked(np.where(self.announced, probabilities, 0), top=1)[0]
-        if scanned := self.decider.observe(best, presence):
-            self.announce(scanned, [g for g in top if g.label != scanned.label], info.frame_id)
+        verdict = self.decider.observe(best, presence)
+        if verdict is UNSURE_PROMPT:
+            self.say(render("unsure", self.settings.language), kind="prompt")
+        elif verdict:
+            self.announce(verdict, [g for g in top if g.label != verdict.label], info.frame_id)
 
     def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
         product = self.catalog.get(guess.label)
@@ -92,13 +96,13 @@ class Classifier:
             alternatives=alternatives,
         )
         self.node.publish(self.node.topics.scan, scan, qos=1)
-        self.node.publish(
-            self.node.topics.say,
-            SayRequest(station, scan.display_name, language, scan_id=scan.scan_id),
-            qos=1,
-        )
+        self.say(render("item", language, item=scan.display_name), scan_id=scan.scan_id)
         self.node.count("scans")
         self.node.log.info("scan %s: %s (%.2f)", scan.scan_id, scan.label, scan.confidence)
+
+    def say(self, text: str, kind: str = "item", scan_id: str | None = None) -> None:
+        request = SayRequest(self.settings.station, text, self.settings.language, scan_id, kind)
+        self.node.publish(self.node.topics.say, request, qos=1)
 
     def on_config(self, message: Message) -> None:
         """Change thresholds live; a wrong value is refused whole and the old ones kept."""

@@ -238,6 +238,9 @@ class SayRequest(Payload):
     """BCP 47 language tag, e.g. `en` or `de`."""
     scan_id: str | None = None
     """The scan this announces, if any."""
+    kind: str = "item"
+    """`item` (an announcement: a newer one interrupts an older one), `prompt` or `notice`
+    (wait for what is being said)."""
     time: str = field(default_factory=now_rfc3339)
 
 
@@ -251,9 +254,12 @@ class Spoken(Payload):
     engine: str
     cache_hit: bool
     latency_ms: float
-    """From receiving the request to the start of playback."""
+    """From receiving the request to its first audio going out."""
     duration_ms: float
+    """How long it played."""
     scan_id: str | None = None
+    interrupted: bool = False
+    """A newer announcement cut this one short."""
     time: str = field(default_factory=now_rfc3339)
 
 

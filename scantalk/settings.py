@@ -76,6 +76,16 @@ NON_EMPTY = Text(_non_empty, "a non-empty value")
 STATION = Text(lambda text: Topics(text).station, "1-64 letters, digits, '.', '_' or '-'")
 PATH = Text(Path, "a path")
 OPTIONAL = Text(lambda text: text or None, "text")
+YES, NO = ("yes", "true", "1", "on"), ("no", "false", "0", "off")
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() not in YES + NO:
+        raise ValueError(text)
+    return text.lower() in YES
+
+
+YES_NO = Text(_yes_no, "yes or no")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -119,6 +129,23 @@ class Settings:
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"
     )
     language: str = _setting("en", NON_EMPTY, "language of announcements (BCP 47, e.g. en, de)")
+    speech_key: str | None = _setting(
+        None, OPTIONAL, "Azure Speech key; unset: offline espeak-ng only", secret=True
+    )
+    speech_region: str | None = _setting(None, OPTIONAL, "Azure Speech region, e.g. westeurope")
+    speech_voice: str | None = _setting(
+        None, OPTIONAL, "Azure neural voice, e.g. en-GB-SoniaNeural; unset: the language's default"
+    )
+    speech_deadline: float = _setting(
+        1.5, Number(float, 0.001, 30), "seconds the cloud may take before espeak-ng speaks instead"
+    )
+    speech_rate: float = _setting(1.0, Number(float, 0.5, 2.0), "speaking rate, 1.0 is normal")
+    speech_volume: int = _setting(100, Number(int, 1, 100), "speaking volume, percent")
+    voice_cooldown: float = _setting(
+        2.0, Number(float, 0, 60), "seconds in which the same words are not said twice in a row"
+    )
+    audio_cache_mb: float = _setting(50.0, Number(float, 1), "audio cache size bound, MB")
+    say_startup: bool = _setting(True, YES_NO, "say a short phrase when the voice is ready")
     data_dir: Path = _setting(Path("data"), PATH, "where the record store and audio cache live")
     iothub_connection_string: str | None = _setting(
         None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from classifier_node.decision import ScanDecider, Thresholds
+from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
 from scantalk.contract import Guess
 
 BANANA, LEMON = (Guess("banana", 0.9), 0.92), (Guess("lemon", 0.8), 0.85)
@@ -10,9 +10,17 @@ EMPTY = (Guess("banana", 0.01), 0.02)
 UNSURE = (Guess("banana", 0.4), 0.5)
 
 
-def scans(frames):
+def verdicts(frames):
     decider = ScanDecider(Thresholds(threshold=0.6, stable_frames=3, empty_below=0.1))
-    return [g.label for g in (decider.observe(*frame) for frame in frames) if g]
+    return [v for v in (decider.observe(*frame) for frame in frames) if v]
+
+
+def scans(frames):
+    return [v.label for v in verdicts(frames) if v is not UNSURE_PROMPT]
+
+
+def prompts(frames):
+    return sum(v is UNSURE_PROMPT for v in verdicts(frames))
 
 
 def test_an_item_held_still_is_one_scan():
@@ -39,3 +47,13 @@ def test_a_flicker_of_empty_or_an_unsure_wobble_is_not_a_new_placement():
 
 def test_another_item_is_announced_at_once():
     assert scans([BANANA] * 5 + [LEMON] * 5) == ["banana", "lemon"]
+
+
+def test_something_unrecognised_for_a_while_gets_one_prompt_per_placement():
+    assert prompts([UNSURE] * 5) == 0
+    assert prompts([UNSURE] * 50) == 1
+    assert prompts([UNSURE] * 10 + [EMPTY] * 3 + [UNSURE] * 10) == 2
+
+
+def test_no_prompt_once_the_item_was_announced():
+    assert prompts([BANANA] * 5 + [UNSURE] * 20) == 0

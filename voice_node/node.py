@@ -1,29 +1,34 @@
-"""The voice node: speaks each speech request with espeak-ng through pygame."""
+"""The voice node: speaks speech requests, from the audio cache, Azure Speech or espeak-ng."""
 
 from __future__ import annotations
 
-import hashlib
+import threading
 import time
 
 from scantalk.contract import ContractError, SayRequest, Spoken
+from scantalk.phrases import render
 from scantalk.runtime import Delivery, Message, Node
 from scantalk.settings import Settings
-from voice_node.espeak import ENGINE, Espeak
-from voice_node.player import Player
+from voice_node.playback import Player, Utterance
+from voice_node.speech import Speech
 
 MAX_TEXT = 200
-"""Characters; an announcement is a product name, not an essay."""
+"""Characters; an announcement is a product name or a short prompt, not an essay."""
+MAX_AGE_S = 10
+"""A request that waited longer than this is about an item long gone: not said."""
+KINDS = ("item", "prompt", "notice")
 
 
 class Voice:
     def __init__(self, node: Node, settings: Settings) -> None:
         self.node, self.settings = node, settings
-        self.engine = Espeak()
-        self.cache = settings.data_dir / "audio-cache"
-        self.cache.mkdir(parents=True, exist_ok=True)
-        self.player = Player(settings.data_dir)
-        node.log.info("speaking with %s, audio driver %s", ENGINE, self.player.driver)
-        # In order, on the subscription's own thread: playback never blocks the network thread.
+        self.speech = Speech(settings, node.count)
+        self.player = Player(settings.data_dir, settings.voice_cooldown, node.count)
+        node.log.info("speaking with %s; audio driver %s", self.speech.engines, self.player.driver)
+        node.add_worker(self.player.run)
+        if settings.say_startup:
+            node.add_worker(self.say_startup)
+        # In order, on the subscription's own thread; playback has its own thread.
         node.subscribe(node.topics.say, self.on_say, qos=1, delivery=Delivery.QUEUE)
 
     def on_say(self, message: Message) -> None:
@@ -31,26 +36,40 @@ class Voice:
         text = request.text.strip()
         if not text or len(text) > MAX_TEXT:
             raise ContractError(f"say: text must be 1-{MAX_TEXT} characters, got {len(text)}")
-        key = hashlib.sha256(f"{ENGINE}|{request.language}|{text}".encode()).hexdigest()[:32]
-        wav = self.cache / f"{key}.wav"
-        cache_hit = wav.exists()
-        if not cache_hit:
-            self.engine.synthesize(text, request.language, wav)
-        latency_ms = (time.monotonic() - message.received) * 1000
-        duration_ms = self.player.play(wav)
-        self.node.count("spoken")
-        self.node.publish(
-            self.node.topics.spoken,
-            Spoken(
-                station=self.settings.station,
-                text=text,
-                engine=ENGINE,
-                cache_hit=cache_hit,
-                latency_ms=round(latency_ms, 1),
-                duration_ms=round(duration_ms, 1),
-                scan_id=request.scan_id,
-            ),
-        )
+        if request.kind not in KINDS:
+            raise ContractError(
+                f"say: kind must be one of {', '.join(KINDS)}, got {request.kind!r}"
+            )
+        if not self.speech.speaks(request.language):
+            raise ContractError(f"say: no voice for language {request.language!r}")
+        if time.monotonic() - message.received > MAX_AGE_S:
+            self.node.count("stale")
+            return
+        if self.player.in_cooldown(text):
+            self.node.count("cooldown")
+            self.node.log.info("not repeating %r within the cooldown", text)
+            return
+        self.speak(text, request.language, request.kind, request.scan_id, message.received)
+
+    def speak(
+        self, text: str, language: str, kind: str, scan_id: str | None, received: float
+    ) -> None:
+        audio = self.speech.audio(text, language)
+
+        def done(latency_ms: float, duration_ms: float, interrupted: bool) -> None:
+            self.node.count("interrupted" if interrupted else "spoken")
+            spoken = Spoken(
+                station=self.settings.station, text=text, engine=audio.engine,
+                cache_hit=audio.cache_hit, latency_ms=round(latency_ms, 1),
+                duration_ms=round(duration_ms, 1), scan_id=scan_id, interrupted=interrupted,
+            )  # fmt: skip
+            self.node.publish(self.node.topics.spoken, spoken)
+
+        self.player.submit(Utterance(audio.wav, text, kind, received, done))
+
+    def say_startup(self, _stop: threading.Event) -> None:
+        language = self.settings.language
+        self.speak(render("startup", language), language, "notice", None, time.monotonic())
 
 
 def main(settings: Settings) -> None:
@@ -59,4 +78,4 @@ def main(settings: Settings) -> None:
     try:
         node.run()
     finally:
-        voice.player.close()
+        voice.speech.close()

@@ -1,0 +1,41 @@
+"""What ScanTalk says, per language: templates shared by the nodes that ask for speech.
+
+Item names come from the model's `catalog.csv`; these are the words around them. Numbers are
+rendered for the ear ("2", "1,5" in German), never as raw floats such as `0.7512`.
+"""
+
+from __future__ import annotations
+
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "item": "{item}",
+        "unsure": "Not sure, please hold the item still.",
+        "startup": "ScanTalk is ready.",
+    },
+    "de": {
+        "item": "{item}",
+        "unsure": "Nicht sicher, bitte halten Sie den Artikel ruhig.",
+        "startup": "ScanTalk ist bereit.",
+    },
+}
+DECIMAL_SEPARATOR = {"de": ","}
+
+
+def languages() -> list[str]:
+    return sorted(PHRASES)
+
+
+def render(key: str, language: str, **params: object) -> str:
+    """The phrase `key` in `language` (its base language, else English)."""
+    base = language.split("-")[0].lower()
+    templates = PHRASES.get(base) or PHRASES["en"]
+    spoken = {name: _for_the_ear(value, base) for name, value in params.items()}
+    return templates[key].format(**spoken)
+
+
+def _for_the_ear(value: object, language: str) -> object:
+    if isinstance(value, float) and not isinstance(value, bool):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.1f}".replace(".", DECIMAL_SEPARATOR.get(language, "."))
+    return value

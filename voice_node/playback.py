@@ -1,0 +1,118 @@
+"""Playback in its own thread with pygame's mixer, so speaking never blocks anything else.
+
+Policy for a request that arrives while something is being said:
+- an item announcement (a newer scan) interrupts what is playing: the shopper hears the item
+  now on the scale, not the one before it;
+- a prompt or notice waits for the current sound to end;
+- of several waiting, only the newest is kept;
+- the same words are not said twice in a row within the cooldown.
+
+On a machine without a sound card the mixer falls back to SDL's `disk` driver, which writes
+what it plays as raw samples (16-bit signed, mono, 22050 Hz) to `<data dir>/speaker.raw`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame
+
+RATE, CHANNELS = 22050, 1
+"""espeak-ng's own format (and the one Azure Speech is asked for), so nothing is resampled."""
+SOUNDS_IN_MEMORY = 64
+
+log = logging.getLogger("scantalk.voice")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    wav: Path
+    text: str
+    kind: str
+    received: float
+    """`time.monotonic()` when the request arrived."""
+    done: Callable[[float, float, bool], None]
+    """Called with latency to first audio (ms), playing time (ms), and whether it was cut short."""
+
+
+class Player:
+    def __init__(self, data_dir: Path, cooldown_s: float, count: Callable[[str], None]) -> None:
+        self.cooldown_s, self.count = cooldown_s, count
+        try:
+            pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
+        except pygame.error as exc:
+            out = data_dir / "speaker.raw"
+            log.warning("no audio device (%s): writing audio to %s instead", exc, out)
+            os.environ["SDL_AUDIODRIVER"] = "disk"
+            os.environ["SDL_DISKAUDIOFILE"] = str(out)
+            pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
+        self.driver = os.environ.get("SDL_AUDIODRIVER", "default")
+        self._sounds: OrderedDict[Path, pygame.mixer.Sound] = OrderedDict()
+        self._cond = threading.Condition()
+        self._waiting: Utterance | None = None
+        self._playing: Utterance | None = None
+        self._interrupt = threading.Event()
+        self._last_text, self._last_started = "", -1e9
+
+    def in_cooldown(self, text: str) -> bool:
+        """The same words as the last ones, which began less than the cooldown ago."""
+        with self._cond:
+            return (
+                text == self._last_text and time.monotonic() - self._last_started < self.cooldown_s
+            )
+
+    def submit(self, utterance: Utterance) -> None:
+        with self._cond:
+            if self._waiting is not None:
+                self.count("superseded")
+            self._waiting = utterance
+            if utterance.kind == "item" and self._playing is not None:
+                self._interrupt.set()
+            self._cond.notify()
+
+    def run(self, stop: threading.Event) -> None:
+        """The playback thread: a node worker."""
+        while not stop.is_set():
+            with self._cond:
+                if self._waiting is None:
+                    self._cond.wait(0.2)
+                    continue
+                utterance, self._waiting = self._waiting, None
+                self._playing = utterance
+                self._interrupt.clear()
+                self._last_text, self._last_started = utterance.text, time.monotonic()
+            self._play(utterance, stop)
+            with self._cond:
+                self._playing = None
+        pygame.mixer.quit()
+
+    def _play(self, utterance: Utterance, stop: threading.Event) -> None:
+        sound = self._sound(utterance.wav)
+        channel = sound.play()
+        started = time.monotonic()
+        latency_ms = (started - utterance.received) * 1000
+        interrupted = False
+        while channel.get_busy():
+            if self._interrupt.is_set() or stop.is_set():
+                channel.stop()
+                interrupted = True
+                break
+            self._interrupt.wait(0.005)
+        utterance.done(latency_ms, (time.monotonic() - started) * 1000, interrupted)
+
+    def _sound(self, wav: Path) -> pygame.mixer.Sound:
+        if (sound := self._sounds.get(wav)) is not None:
+            self._sounds.move_to_end(wav)
+            return sound
+        sound = self._sounds[wav] = pygame.mixer.Sound(str(wav))
+        if len(self._sounds) > SOUNDS_IN_MEMORY:
+            self._sounds.popitem(last=False)
+        return sound
