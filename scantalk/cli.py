@@ -46,7 +46,12 @@ def parser() -> argparse.ArgumentParser:
         "images", metavar="IMAGES_DIR", help="one sub-folder per label, and nothing/"
     )
     evaluate.add_argument("--json", action="store_true", help="the result as JSON")
-    for sub in (up, node, records, evaluate):
+    voice = commands.add_parser("voice", help="the voice's audio cache")
+    voice_commands = voice.add_subparsers(dest="voice_command", required=True)
+    warm = voice_commands.add_parser(
+        "warm", help="pre-synthesise the catalog's names and the phrases into the audio cache"
+    )
+    for sub in (up, node, records, evaluate, warm):
         Settings.add_arguments(
             sub.add_argument_group("settings (flags win over SCANTALK_* variables)")
         )
@@ -71,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "model":
             return model_command(args, settings)
+        if args.command == "voice":
+            from voice_node.warm import warm_cache
+
+            print(warm_cache(settings))
+            return 0
         return show_records(settings, pending_only=args.pending, as_json=args.json)
     except SettingError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)

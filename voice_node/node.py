@@ -45,10 +45,6 @@ class Voice:
         if time.monotonic() - message.received > MAX_AGE_S:
             self.node.count("stale")
             return
-        if self.player.in_cooldown(text):
-            self.node.count("cooldown")
-            self.node.log.info("not repeating %r within the cooldown", text)
-            return
         self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
     def speak(
@@ -65,7 +61,9 @@ class Voice:
             )  # fmt: skip
             self.node.publish(self.node.topics.spoken, spoken)
 
-        self.player.submit(Utterance(audio.wav, text, kind, received, done))
+        if not self.player.submit(Utterance(audio.wav, text, kind, received, done)):
+            self.node.count("cooldown")
+            self.node.log.info("not repeating %r within the cooldown", text)
 
     def say_startup(self, _stop: threading.Event) -> None:
         language = self.settings.language

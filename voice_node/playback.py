@@ -60,23 +60,22 @@ class Player:
         self._waiting: Utterance | None = None
         self._playing: Utterance | None = None
         self._interrupt = threading.Event()
-        self._last_text, self._last_started = "", -1e9
+        self._last_text, self._last_submitted = "", -1e9
 
-    def in_cooldown(self, text: str) -> bool:
-        """The same words as the last ones, which began less than the cooldown ago."""
+    def submit(self, utterance: Utterance) -> bool:
+        """Queue words to say; False when they repeat the last ones within the cooldown."""
         with self._cond:
-            return (
-                text == self._last_text and time.monotonic() - self._last_started < self.cooldown_s
-            )
-
-    def submit(self, utterance: Utterance) -> None:
-        with self._cond:
+            now = time.monotonic()
+            if utterance.text == self._last_text and now - self._last_submitted < self.cooldown_s:
+                return False
+            self._last_text, self._last_submitted = utterance.text, now
             if self._waiting is not None:
                 self.count("superseded")
             self._waiting = utterance
             if utterance.kind == "item" and self._playing is not None:
                 self._interrupt.set()
             self._cond.notify()
+        return True
 
     def run(self, stop: threading.Event) -> None:
         """The playback thread: a node worker."""
@@ -88,7 +87,6 @@ class Player:
                 utterance, self._waiting = self._waiting, None
                 self._playing = utterance
                 self._interrupt.clear()
-                self._last_text, self._last_started = utterance.text, time.monotonic()
             self._play(utterance, stop)
             with self._cond:
                 self._playing = None

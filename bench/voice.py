@@ -1,0 +1,84 @@
+"""Voice latency: from a speech request arriving to its first audio going out, cache hit vs miss.
+
+    .venv/bin/python bench/voice.py [--requests 40]
+
+Runs a real broker and a real voice node (espeak-ng, pygame on SDL's disk driver), sends
+requests one at a time and reads `latency_ms` from each `…/voice/spoken` event. Misses are
+texts never said before (espeak-ng synthesis); hits repeat texts already in the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scantalk.broker import Broker, free_port
+from scantalk.contract import SayRequest
+from scantalk.processes import stop_process
+from tests.bus import Bus
+
+ITEMS = ["Banana", "Lemon", "Broccoli", "Pineapple", "Strawberry", "Pomegranate", "Bell pepper"]
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
+        env = {
+            **os.environ,
+            "SCANTALK_MQTT_PORT": str(broker.port),
+            "SCANTALK_DATA_DIR": tmp,
+            "SCANTALK_SAY_STARTUP": "no",
+            "SCANTALK_VOICE_COOLDOWN": "0",
+            "SDL_AUDIODRIVER": "disk",
+            "SDL_DISKAUDIOFILE": os.devnull,
+        }
+        node = subprocess.Popen([sys.executable, "-m", "scantalk", "node", "voice"], env=env)
+        bus = Bus(broker.port, ["scantalk/#"])
+        bus.wait_for("scantalk/lane-1/voice/status", lambda h: h.payload == b"online")
+        results: dict[str, list[float]] = {"miss": [], "hit": []}
+
+        def request(text: str, scan_id: str) -> dict:
+            bus.publish(
+                "scantalk/lane-1/voice/say", SayRequest("lane-1", text, "en", scan_id).to_json()
+            )
+            (event,) = bus.wait_for(
+                "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
+            )
+            return event.json()
+
+        try:
+            for item in ITEMS:  # fill the cache with the items the hits will repeat
+                request(item, f"warm-{item}")
+            for i in range(args.requests):
+                item = ITEMS[i % len(ITEMS)]
+                for mode, text in (("miss", f"{item} {i}"), ("hit", item)):
+                    event = request(text, f"{mode}-{i}")
+                    assert event["cache_hit"] is (mode == "hit"), event
+                    results[mode].append(event["latency_ms"])
+        finally:
+            bus.close()
+            stop_process(node)
+    print("voice: speech request received -> first audio out (ms)")
+    print(f"{'path':<24}{'n':>5}{'median':>10}{'p99':>10}")
+    for mode, label in (("miss", "cache miss (espeak-ng)"), ("hit", "cache hit")):
+        values = results[mode]
+        print(f"{label:<24}{len(values):>5}{statistics.median(values):>10.1f}{p99(values):>10.1f}")
+    ratio = statistics.median(results["miss"]) / statistics.median(results["hit"])
+    print(f"cache hit is {ratio:.1f}x faster than a miss (medians)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The voice a blind shopper relies on: fast from the cache, never silent, never chattering."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import pytest
+
+from scantalk.contract import SayRequest
+from scantalk.phrases import render
+from scantalk.settings import Settings
+from tests.conftest import wait_online
+from voice_node.speech import Speech
+
+SAY = "scantalk/lane-1/voice/say"
+SPOKEN = "scantalk/lane-1/voice/spoken"
+LONG = "Granny Smith apple, " * 8
+
+
+def say(
+    bus, text: str, kind: str = "item", language: str = "en", scan_id: str | None = None
+) -> None:
+    bus.publish(SAY, SayRequest("lane-1", text, language, scan_id=scan_id, kind=kind).to_json())
+
+
+def spoken(bus, text: str, count: int = 1):
+    return [
+        h.json() for h in bus.wait_for(SPOKEN, lambda h: h.json()["text"] == text.strip(), count)
+    ]
+
+
+@pytest.fixture
+def voice_env(node_env):
+    return {**node_env, "SCANTALK_SAY_STARTUP": "no"}
+
+
+def test_spoken_audio_really_reaches_the_speaker(bus, voice_env, start_node):
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, "Banana", scan_id="scan-1")
+    (event,) = spoken(bus, "Banana")
+    assert (event["engine"], event["scan_id"], event["interrupted"]) == (
+        "espeak-ng",
+        "scan-1",
+        False,
+    )
+    assert event["duration_ms"] > 200
+    samples = array("h", Path(voice_env["SDL_DISKAUDIOFILE"]).read_bytes())
+    assert len(samples) > 22050 * 0.3
+    assert max(map(abs, samples)) > 3000, "silence reached the speaker"
+
+
+def test_second_request_plays_from_the_cache_without_synthesis(bus, voice_env, start_node):
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="0")
+    wait_online(bus, "voice")
+    say(bus, "Lemon")
+    assert spoken(bus, "Lemon")[0]["cache_hit"] is False
+    say(bus, "Lemon")
+    assert spoken(bus, "Lemon", count=2)[1]["cache_hit"] is True
+    bus.wait_for(
+        "scantalk/lane-1/voice/stats",
+        lambda h: (
+            h.json()["counters"].get("spoken") == 2 and h.json()["counters"]["synthesized"] == 1
+        ),
+    )
+
+
+def test_cache_is_keyed_by_engine_voice_language_and_text_and_survives_restarts(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    synthesized = []
+    first = Speech(settings, synthesized.append)
+    assert first.audio("Banana", "en").cache_hit is False
+    assert first.audio("Banana", "en").cache_hit is True
+    assert first.audio("Banana", "de").cache_hit is False
+    slower = Speech(dataclasses.replace(settings, speech_rate=0.8), synthesized.append)
+    assert slower.audio("Banana", "en").cache_hit is False
+    restarted = Speech(settings, synthesized.append)
+    assert restarted.audio("Banana", "en").cache_hit is True
+    assert synthesized == ["synthesized"] * 3
+
+
+def test_cache_stays_within_its_bound(tmp_path):
+    speech = Speech(Settings(data_dir=tmp_path, audio_cache_mb=0.1), lambda _: None)
+    for i in range(12):
+        speech.audio(f"item number {i}", "en")
+    assert 0 < speech.cache.size() <= 100_000
+    assert speech.audio("item number 11", "en").cache_hit is True  # the newest stay
+
+
+def test_cloud_that_cannot_be_reached_falls_back_to_espeak(tmp_path):
+    """The real Speech SDK, with no way to its service here: the failure is real."""
+    counts = []
+    settings = Settings(data_dir=tmp_path, speech_key="0" * 32, speech_region="westeurope")
+    speech = Speech(settings, counts.append)
+    audio = speech.audio("Pineapple", "en")
+    assert audio.engine == "espeak-ng"
+    assert audio.wav.stat().st_size > 1000
+    assert "cloud_failures" in counts
+    assert speech.audio("Pineapple", "en").cache_hit is True  # and the cloud is not asked again
+    speech.close()
+
+
+def test_cloud_slower_than_the_deadline_gives_way_to_espeak(tmp_path):
+    counts = []
+    settings = Settings(
+        data_dir=tmp_path, speech_key="0" * 32, speech_region="westeurope", speech_deadline=0.001
+    )
+    speech = Speech(settings, counts.append)
+    assert speech.audio("Broccoli", "en").engine == "espeak-ng"
+    assert counts.count("cloud_timeouts") == 1
+    speech.close()
+
+
+def test_voice_node_with_unreachable_cloud_still_speaks(bus, voice_env, start_node):
+    start_node(
+        "voice", voice_env, SCANTALK_SPEECH_KEY="0" * 32, SCANTALK_SPEECH_REGION="westeurope"
+    )
+    wait_online(bus, "voice")
+    say(bus, "Pomegranate")
+    assert spoken(bus, "Pomegranate")[0]["engine"] == "espeak-ng"
+    bus.wait_for(
+        "scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("cloud_failures") == 1
+    )
+
+
+def test_a_newer_scan_interrupts_a_stale_announcement(bus, voice_env, start_node):
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, LONG, scan_id="old")
+    say(bus, "Banana", scan_id="new")
+    (old,) = spoken(bus, LONG)
+    (new,) = spoken(bus, "Banana")
+    assert old["interrupted"] is True
+    assert new["interrupted"] is False
+
+
+def test_a_prompt_waits_for_the_announcement_it_follows(bus, voice_env, start_node):
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, "Strawberry", scan_id="s")
+    say(bus, render("unsure", "en"), kind="prompt")
+    (item,) = spoken(bus, "Strawberry")
+    spoken(bus, render("unsure", "en"))
+    assert item["interrupted"] is False
+
+
+def test_the_same_words_are_not_said_twice_within_the_cooldown(bus, voice_env, start_node):
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="30")
+    wait_online(bus, "voice")
+    say(bus, "Lemon")
+    say(bus, "Lemon")
+    say(bus, "Banana")
+    spoken(bus, "Banana")
+    bus.wait_for("scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("cooldown") == 1)
+    assert len(bus.matching(SPOKEN, lambda h: h.json()["text"] == "Lemon")) == 1
+
+
+def test_bad_requests_are_counted_not_spoken_and_the_voice_goes_on(bus, voice_env, start_node):
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    bus.publish(SAY, b"{not json")
+    say(bus, "   ")
+    say(bus, "x" * 201)
+    say(bus, "Banana", language="tlh-x-klingon")
+    say(bus, "Banana", kind="shout")
+    say(bus, "Lemon")
+    spoken(bus, "Lemon")
+    bus.wait_for("scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("rejected") == 5)
+    assert [h.json()["text"] for h in bus.matching(SPOKEN)] == ["Lemon"]
+
+
+def test_startup_phrase_in_the_lane_language(bus, node_env, start_node):
+    start_node("voice", node_env, SCANTALK_LANGUAGE="de")
+    (event,) = spoken(bus, "ScanTalk ist bereit.")
+    assert event["engine"] == "espeak-ng"
+
+
+def test_phrases_exist_in_english_and_german_and_numbers_are_for_the_ear():
+    assert render("unsure", "en") == "Not sure, please hold the item still."
+    assert render("unsure", "de-AT").startswith("Nicht sicher")
+    assert render("item", "en", item="Banana") == "Banana"
+    assert render("item", "de", item=1.5) == "1,5"
+    assert render("item", "en", item=2.0) == "2"
+    assert render("item", "en", item=0.7512) == "0.8"
+
+
+def test_warm_fills_the_cache_so_the_first_scan_is_a_hit(bus, voice_env, start_node):
+    warm = [sys.executable, "-m", "scantalk", "voice", "warm"]
+    out = subprocess.run(warm, env=voice_env, capture_output=True, text=True, check=True)
+    assert "25 texts in en: 0 already cached, 25 synthesised" in out.stdout
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, "Granny Smith apple")
+    assert spoken(bus, "Granny Smith apple")[0]["cache_hit"] is True
