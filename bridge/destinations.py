@@ -1,16 +1,29 @@
-"""Where inventory records go: the local SQLite store, or Azure IoT Hub with `azure-iot-device`."""
+"""Where inventory records go, chosen at start and logged:
+
+- `iothub-module`: as an IoT Edge module (`IoTHubModuleClient.create_from_edge_environment()`),
+  each record sent to the output `inventory`, which the manifest routes to `$upstream`;
+  also a module connection string (`…;ModuleId=…`);
+- `iothub-device`: as a plain device, with `SCANTALK_IOTHUB_CONNECTION_STRING`;
+- `local`: no cloud; the outbox database is the record store (the default).
+"""
 
 from __future__ import annotations
 
+import os
 import socket
-from typing import Protocol
+from typing import Any, Protocol
 
 from scantalk.contract import InventoryRecord
 from scantalk.settings import SettingError, Settings
 
+OUTPUT = "inventory"
+EDGE_VARIABLES = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID", "IOTEDGE_DEVICEID")
+
 
 class Destination(Protocol):
     name: str
+    """`local` or `iothub`: what acknowledgements name as the destination."""
+    mode: str
     device_id: str
 
     def send(self, record: InventoryRecord) -> None:
@@ -22,7 +35,7 @@ class Destination(Protocol):
 class LocalStore:
     """No cloud: the outbox database is the record store, so delivery is just marking it."""
 
-    name = "local"
+    name = mode = "local"
 
     def __init__(self) -> None:
         self.device_id = socket.gethostname()
@@ -35,56 +48,75 @@ class LocalStore:
 
 
 class IoTHub:
-    """A device client; `send_message` returns when the hub acknowledged (MQTT QoS 1 PUBACK)."""
+    """`send` returns when the hub (or edgeHub) acknowledged the message (MQTT QoS 1 PUBACK)."""
 
     name = "iothub"
 
-    def __init__(self, connection_string: str, ca_file: str | None = None) -> None:
-        from azure.iot.device import IoTHubDeviceClient  # only the bridge image installs it
+    def __init__(self, client: Any, mode: str, device_id: str, output: str | None) -> None:
+        self.client, self.mode, self.device_id, self.output = client, mode, device_id, output
 
-        kwargs = {}
-        if ca_file:
-            try:
-                with open(ca_file) as f:
-                    kwargs["server_verification_cert"] = f.read()
-            except OSError as exc:
-                raise SettingError(
-                    "SCANTALK_IOTHUB_CA_FILE", ca_file, f"a readable PEM file ({exc})"
-                ) from exc
+    @classmethod
+    def from_connection_string(cls, connection_string: str, ca_file: str | None) -> IoTHub:
+        from azure.iot.device import IoTHubDeviceClient, IoTHubModuleClient
+
+        fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+        module = "ModuleId" in fields
+        client_type = IoTHubModuleClient if module else IoTHubDeviceClient
+        kwargs = {"server_verification_cert": _read_ca(ca_file)} if ca_file else {}
         try:
-            self.client = IoTHubDeviceClient.create_from_connection_string(
-                connection_string, **kwargs
-            )
+            client = client_type.create_from_connection_string(connection_string, **kwargs)
         except ValueError as exc:
             # Never echo the string: it holds the device key.
             raise SettingError(
                 "SCANTALK_IOTHUB_CONNECTION_STRING",
                 "<hidden>",
-                f"HostName=…;DeviceId=…;SharedAccessKey=… ({exc})",
+                f"HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=… ({exc})",
             ) from exc
-        fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
-        self.device_id = fields.get("DeviceId", "")
-        self.host = fields.get("HostName", "")
+        mode = "iothub-module" if module else "iothub-device"
+        return cls(client, mode, fields.get("DeviceId", ""), OUTPUT if module else None)
+
+    @classmethod
+    def from_edge_environment(cls) -> IoTHub:
+        from azure.iot.device import IoTHubModuleClient
+
+        client = IoTHubModuleClient.create_from_edge_environment()
+        return cls(client, "iothub-module", os.environ.get("IOTEDGE_DEVICEID", ""), OUTPUT)
 
     def send(self, record: InventoryRecord) -> None:
         from azure.iot.device import Message
 
         message = Message(
             record.to_json().decode(),
-            message_id=record.scan_id,
+            message_id=record.scan_id,  # the hub side can drop a redelivered record by its id
             content_encoding="utf-8",
             content_type="application/json",
         )
+        # For IoT Hub routing queries: `recordType = 'scan' AND stationId = 'lane-1'`.
         message.custom_properties["recordType"] = record.record_type
         message.custom_properties["stationId"] = record.station_id
-        self.client.send_message(message)
+        if self.output:
+            self.client.send_message_to_output(message, self.output)
+        else:
+            self.client.send_message(message)
 
     def close(self) -> None:
         self.client.shutdown()
 
 
+def _read_ca(ca_file: str) -> str:
+    try:
+        with open(ca_file) as f:
+            return f.read()
+    except OSError as exc:
+        raise SettingError(
+            "SCANTALK_IOTHUB_CA_FILE", ca_file, f"a readable PEM file ({exc})"
+        ) from exc
+
+
 def open_destination(settings: Settings) -> Destination:
     if settings.iothub_connection_string:
         ca = str(settings.iothub_ca_file) if settings.iothub_ca_file else None
-        return IoTHub(settings.iothub_connection_string, ca)
+        return IoTHub.from_connection_string(settings.iothub_connection_string, ca)
+    if all(os.environ.get(name) for name in EDGE_VARIABLES):
+        return IoTHub.from_edge_environment()
     return LocalStore()

@@ -1,25 +1,37 @@
 """The bridge: stores every scan durably, then forwards it as an inventory record.
 
 Scans arrive with QoS 1 on a persistent session, so the broker keeps them while the bridge is
-down; each is written to the outbox on the network thread *before* it is acknowledged.
+down; each is written to the outbox on the network thread *before* it is acknowledged, and
+leaves the outbox only once its destination confirmed it. A scan delivered twice by MQTT is
+stored once. Every scan gets acknowledgements on `…/inventory/ack`: `queued`, then
+`delivered`, or `rejected` with the reason.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 from bridge.destinations import Destination, open_destination
 from bridge.outbox import Outbox
-from scantalk.contract import InventoryAck, InventoryRecord, Scan
+from scantalk.contract import ContractError, InventoryAck, InventoryRecord, Scan, Topics
 from scantalk.runtime import Delivery, Message, Node
 from scantalk.settings import Settings
 
 MAX_BACKOFF_S = 60
+BATCH = 100
+NEAR_FULL = 0.8
 
 
 def outbox_path(settings: Settings) -> Path:
     return settings.data_dir / "inventory.sqlite"
+
+
+def scan_filter(settings: Settings) -> str:
+    """Which scans this bridge takes: its station's, all stations' (`+`), in a share group."""
+    topic = Topics(settings.bridge_stations or settings.station).scan
+    return f"$share/{settings.bridge_share_group}/{topic}" if settings.bridge_share_group else topic
 
 
 class Bridge:
@@ -29,40 +41,56 @@ class Bridge:
         self.outbox = Outbox(outbox_path(settings))
         self.wake = threading.Event()
         self.accepting = threading.Lock()
+        self.pending = self.outbox.count(pending_only=True)
+        node.gauge("outbox_pending", self.pending)
         node.log.info(
-            "records go to %s (device %s); outbox %s",
-            self.destination.name,
-            self.destination.device_id,
-            outbox_path(settings),
-        )
-        node.subscribe(node.topics.scan, self.on_scan, qos=1, delivery=Delivery.INLINE)
+            "mode %s (device %s): scans from %s; outbox %s with %d pending",
+            self.destination.mode, self.destination.device_id, scan_filter(settings),
+            outbox_path(settings), self.pending,
+        )  # fmt: skip
+        node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
 
     def on_scan(self, message: Message) -> None:
-        scan = Scan.from_json(message.payload)
-        record = InventoryRecord.from_scan(scan, self.destination.device_id)
+        station = message.topic.split("/")[1]
+        try:
+            scan = Scan.from_json(message.payload)
+        except ContractError as exc:
+            self.ack(station, _scan_id_of(message.payload), "rejected", reason=str(exc))
+            raise  # logged and counted as rejected by the runtime
+        record = InventoryRecord.from_scan(scan, self.destination.device_id, self.settings.store)
         with self.accepting:  # `queued` goes out before the forwarder can say `delivered`
             if not self.outbox.add(record):
                 self.node.count("duplicates")
                 return
-            self.ack(scan.scan_id, "queued")
+            self.ack(scan.station, scan.scan_id, "queued")
+            self.pending += 1
         self.node.count("accepted")
+        self.node.gauge("outbox_pending", self.pending)
+        if self.pending >= NEAR_FULL * self.settings.outbox_max:
+            # Still accepted: a scan is never dropped, but someone must look at the uplink.
+            self.node.log.error(
+                "outbox holds %d records waiting for %s (bound %d): check the uplink",
+                self.pending, self.destination.mode, self.settings.outbox_max,
+            )  # fmt: skip
         self.wake.set()
 
-    def ack(self, scan_id: str, status: str, reason: str | None = None) -> None:
-        ack = InventoryAck(self.settings.station, scan_id, status, self.destination.name, reason)
-        self.node.publish(self.node.topics.inventory_ack, ack, qos=1)
+    def ack(self, station: str, scan_id: str, status: str, reason: str | None = None) -> None:
+        ack = InventoryAck(station, scan_id, status, self.destination.name, reason)
+        self.node.publish(Topics(station).inventory_ack, ack, qos=1)
 
     def forward(self, stop: threading.Event) -> None:
         backoff = 1.0
         while not stop.is_set():
             self.wake.clear()
             with self.accepting:
-                batch = [s.record for s in self.outbox.records(pending_only=True, limit=100)]
+                batch = [s.record for s in self.outbox.records(pending_only=True, limit=BATCH)]
             if not batch:
                 self.wake.wait(1)
                 continue
             for record in batch:
+                if stop.is_set():
+                    return
                 try:
                     self.destination.send(record)
                 except Exception as exc:
@@ -74,9 +102,21 @@ class Bridge:
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     break
                 backoff = 1.0
-                self.outbox.mark_delivered(record.scan_id, self.destination.name)
+                with self.accepting:
+                    self.outbox.mark_delivered(record.scan_id, self.destination.name)
+                    self.pending -= 1
                 self.node.count("delivered")
-                self.ack(record.scan_id, "delivered")
+                self.node.gauge("outbox_pending", self.pending)
+                self.ack(record.station_id, record.scan_id, "delivered")
+
+
+def _scan_id_of(payload: bytes) -> str:
+    """The scan id of a payload we reject, if it has a readable one."""
+    try:
+        scan_id = json.loads(payload).get("scan_id")
+    except (ValueError, AttributeError):
+        return ""
+    return scan_id if isinstance(scan_id, str) else ""
 
 
 def main(settings: Settings) -> None:

@@ -52,6 +52,11 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
+    def count(self, pending_only: bool = False) -> int:
+        where = "WHERE delivered_at IS NULL" if pending_only else ""
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM records {where}").fetchone()[0]
+
     def mark_delivered(self, scan_id: str, destination: str) -> None:
         with self._lock:
             self._db.execute(

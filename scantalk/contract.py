@@ -123,7 +123,12 @@ class Payload:
             raise ContractError(f"{cls.SCHEMA}: expected a JSON object, got {type(obj).__name__}")
         if obj.get("schema") != cls.SCHEMA:
             raise ContractError(f"expected schema {cls.SCHEMA!r}, got {obj.get('schema')!r}")
-        return _build(cls, obj, cls.SCHEMA)
+        payload = _build(cls, obj, cls.SCHEMA)
+        payload.validate()
+        return payload
+
+    def validate(self) -> None:
+        """Checks of values beyond their types; subclasses add theirs."""
 
 
 def _build(cls: type, obj: dict[str, Any], where: str) -> Any:
@@ -225,6 +230,17 @@ class Scan(Payload):
     alternatives: list[Guess]
     """The next most likely labels."""
     time: str = field(default_factory=now_rfc3339)
+
+    def validate(self) -> None:
+        if not 0 < len(self.scan_id) <= 128:
+            raise ContractError(f"{self.SCHEMA}: scan_id must be 1-128 characters")
+        if not 0 <= self.confidence <= 1:
+            raise ContractError(f"{self.SCHEMA}: confidence {self.confidence} is not in [0, 1]")
+        Topics(self.station)
+        try:
+            datetime.fromisoformat(self.time)
+        except ValueError as exc:
+            raise ContractError(f"{self.SCHEMA}: time {self.time!r} is not RFC 3339") from exc
 
 
 @dataclass(frozen=True)
@@ -338,13 +354,16 @@ class InventoryRecord(Payload):
     scanned_at: str
     model: str
     store_id: str | None = None
+    sku: str | None = None
+    """The retailer's own article number, where it has one."""
     quantity: int = 1
     unit: str = "each"
     record_type: str = "scan"
 
     @classmethod
-    def from_scan(cls, scan: Scan, device_id: str) -> InventoryRecord:
+    def from_scan(cls, scan: Scan, device_id: str, store_id: str | None = None) -> InventoryRecord:
         return cls(
+            store_id=store_id,
             scan_id=scan.scan_id,
             station_id=scan.station,
             device_id=device_id,

@@ -66,6 +66,8 @@ class _Subscription:
     ) -> None:
         self.node, self.topic, self.handler = node, topic, handler
         self.qos, self.delivery = qos, delivery
+        # `$share/<group>/<filter>` delivers messages on topics matching <filter>.
+        self.filter = topic.split("/", 2)[2] if topic.startswith("$share/") else topic
         self._queue: queue.Queue[Message] = queue.Queue(
             maxsize=1 if delivery is Delivery.LATEST else 1000
         )
@@ -104,14 +106,16 @@ class Node:
         self.log = setup_logging(name, settings.station, settings.log_level)
         self.stop_event = threading.Event()
         self._counters: Counter[str] = Counter()
+        self._gauges: dict[str, float] = {}
         self._lock = threading.Lock()
         self._subscriptions: list[_Subscription] = []
         self._workers: list[Worker] = []
         self._online_callbacks: list[Callable[[], None]] = []
         self._failed = False
         self._persistent = persistent_session
+        suffix = f"-{settings.instance}" if settings.instance else ""
         self._client = mqtt.Client(
-            client_id=f"scantalk-{name}-{settings.station}", protocol=mqtt.MQTTv5
+            client_id=f"scantalk-{name}-{settings.station}{suffix}", protocol=mqtt.MQTTv5
         )
         self._client.will_set(self.topics.status(name), OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -160,9 +164,14 @@ class Node:
         with self._lock:
             self._counters[key] += n
 
-    def counters(self) -> dict[str, int]:
+    def gauge(self, key: str, value: float) -> None:
+        """A level rather than a count (e.g. records waiting), reported with the counters."""
         with self._lock:
-            return dict(self._counters)
+            self._gauges[key] = value
+
+    def counters(self) -> dict[str, float]:
+        with self._lock:
+            return {**self._counters, **self._gauges}
 
     def handle(self, handler: Handler, message: Message, *, fatal: bool = False) -> None:
         """Run a handler; bad input is logged and counted, and the node goes on.
@@ -284,5 +293,5 @@ class Node:
         props = getattr(msg.properties, "UserProperty", None) or []
         message = Message(msg.topic, msg.payload, dict(props))
         for s in self._subscriptions:
-            if mqtt.topic_matches_sub(s.topic, msg.topic):
+            if mqtt.topic_matches_sub(s.filter, msg.topic):
                 s.deliver(message)

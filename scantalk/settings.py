@@ -147,6 +147,19 @@ class Settings:
     audio_cache_mb: float = _setting(50.0, Number(float, 1), "audio cache size bound, MB")
     say_startup: bool = _setting(True, YES_NO, "say a short phrase when the voice is ready")
     data_dir: Path = _setting(Path("data"), PATH, "where the record store and audio cache live")
+    store: str | None = _setting(None, OPTIONAL, "the store's id, in each inventory record")
+    instance: str | None = _setting(
+        None, OPTIONAL, "tells apart two processes of one node and station (client id suffix)"
+    )
+    bridge_stations: str | None = _setting(
+        None, OPTIONAL, "stations whose scans the bridge forwards: unset for its own, + for all"
+    )
+    bridge_share_group: str | None = _setting(
+        None, OPTIONAL, "MQTT shared-subscription group, so bridges split the scans between them"
+    )
+    outbox_max: int = _setting(
+        100_000, Number(int, 1), "pending records at which the bridge warns loudly"
+    )
     iothub_connection_string: str | None = _setting(
         None,
         OPTIONAL,
