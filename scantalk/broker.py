@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import shutil
 import socket
+import string
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,14 @@ from scantalk.processes import stop_process
 from scantalk.settings import REPO
 
 DEV_CONF = REPO / "mosquitto" / "dev.conf"
+LANE_TO_STORE = REPO / "mosquitto" / "lane-to-store.conf"
+
+
+def lane_to_store_conf(station: str, store_host: str, store_port: int) -> str:
+    """`mosquitto/lane-to-store.conf` for one lane, as `envsubst` would render it."""
+    return string.Template(LANE_TO_STORE.read_text()).substitute(
+        STATION=station, STORE_HOST=store_host, STORE_PORT=store_port
+    )
 
 
 class BrokerError(RuntimeError):

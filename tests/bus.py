@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,11 @@ class Heard:
 
 
 class Bus:
-    def __init__(self, port: int, topics: list[str], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, topics: list[str], host: str = "127.0.0.1", persistent: bool = False
+    ) -> None:
+        """`persistent`: a session the broker keeps (and fills) while this listener is away,
+        e.g. across a restart of that broker."""
         self.heard: list[Heard] = []
         self._cond = threading.Condition()
         self.client = mqtt.Client(client_id=f"test-{id(self)}", protocol=mqtt.MQTTv5)
@@ -32,7 +38,12 @@ class Bus:
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
-        self.client.connect(host, port)
+        self.client.reconnect_delay_set(0.1, 1)
+        properties = None
+        if persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 3600
+        self.client.connect(host, port, clean_start=not persistent, properties=properties)
         self.client.loop_start()
         assert subscribed.wait(10), "test subscriber could not subscribe"
 
@@ -63,6 +74,16 @@ class Bus:
                     raise AssertionError(f"waited {timeout} s for {count} on {topic}; heard {seen}")
                 self._cond.wait(left)
             return found
+
+    def wait_until(self, check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        """Block until `check()` holds, re-checked after each message heard."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not check():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"waited {timeout} s for {what}")
+                self._cond.wait(left)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         self.client.publish(topic, payload, qos=qos).wait_for_publish(10)
