@@ -20,6 +20,8 @@ class Heard:
     payload: bytes
     properties: dict[str, str]
     retain: bool
+    received: float = 0.0
+    """`time.monotonic()` when it was heard."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -50,7 +52,9 @@ class Bus:
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         props = dict(getattr(msg.properties, "UserProperty", None) or [])
         with self._cond:
-            self.heard.append(Heard(msg.topic, msg.payload, props, bool(msg.retain)))
+            self.heard.append(
+                Heard(msg.topic, msg.payload, props, bool(msg.retain), time.monotonic())
+            )
             self._cond.notify_all()
 
     def matching(self, topic: str, where: Callable[[Heard], bool] = lambda _: True) -> list[Heard]:
