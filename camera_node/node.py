@@ -1,4 +1,4 @@
-"""The camera node: reads a source and publishes JPEG frames at a capped rate."""
+"""The camera node: reads a source, gates it, and publishes JPEG frames at a capped rate."""
 
 from __future__ import annotations
 
@@ -7,21 +7,40 @@ import time
 
 import cv2
 
+from camera_node.gate import Gate, GateSettings, Verdict
+from camera_node.snapshots import Snapshots
 from camera_node.sources import Source, open_source
-from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, now_rfc3339
-from scantalk.runtime import Node
+from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, Scan, now_rfc3339
+from scantalk.runtime import Message, Node
 from scantalk.settings import Settings
 
-JPEG_QUALITY = 85
+MAX_BACKOFF_S = 5
+"""A lost camera is retried at least this often, and never in a busy loop."""
+SNAPSHOTS_KEPT = 200
 
 
 class Camera:
     def __init__(self, node: Node, settings: Settings) -> None:
         self.node, self.settings = node, settings
         self.source: Source = open_source(settings)
+        self.gate = Gate(
+            GateSettings(
+                min_change=settings.camera_min_change,
+                heartbeat_s=settings.camera_heartbeat,
+                roi=settings.camera_roi,
+            )
+        )
+        self.snapshots = Snapshots(settings.data_dir / "snapshots", SNAPSHOTS_KEPT)
         self.run_id = f"{int(time.time()):x}"
         node.add_worker(self.capture)
-        node.log.info("source %s at up to %.1f fps", settings.camera_source, settings.camera_fps)
+        node.subscribe(node.topics.scan, self.on_scan, qos=1)
+        gate = self.gate.settings if settings.camera_gate else "off"
+        node.log.info(
+            "source %s at up to %.1f fps; gate %s",
+            settings.camera_source,
+            settings.camera_fps,
+            gate,
+        )
 
     def capture(self, stop: threading.Event) -> None:
         interval = 1 / self.settings.camera_fps
@@ -31,25 +50,65 @@ class Camera:
             if frame is None:
                 failures += 1
                 self.node.count("read_errors")
+                self.node.gauge("source_up", 0)
+                if failures == 1:
+                    self.node.log.warning(
+                        "source %s gives no frames; retrying", self.settings.camera_source
+                    )
                 # Back off so a dead device never spins a core.
-                stop.wait(min(30, interval * 2 ** min(failures, 8)))
+                stop.wait(min(MAX_BACKOFF_S, interval * 2 ** min(failures, 10)))
                 continue
-            failures = 0
-            _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            sequence += 1
-            info = FrameInfo(
-                f"{self.run_id}-{sequence}", now_rfc3339(), frame.shape[1], frame.shape[0]
+            if failures:
+                self.node.log.info("source back after %d failed reads", failures)
+                self.node.count("reconnects")
+                failures = 0
+            self.node.gauge("source_up", 1)
+            now = time.monotonic()
+            verdict = (
+                self.gate.check(frame, now)
+                if self.settings.camera_gate
+                else Verdict(True, 1.0, 0.0)
             )
-            sent = self.node.publish(
-                self.node.topics.frame,
-                jpeg.tobytes(),
-                user_properties=info.to_properties(),
-                expiry_s=FRAME_EXPIRY_S,
-            )
-            self.node.count("frames" if sent.rc == 0 else "frames_unsent")
+            if verdict.publish:
+                sequence += 1
+                self.publish(frame, f"{self.run_id}-{sequence}", verdict)
+            else:
+                self.node.count("frames_gated")
             next_tick = max(next_tick + interval, time.monotonic())
             stop.wait(next_tick - time.monotonic())
         self.source.close()
+
+    def publish(self, frame: object, frame_id: str, verdict: Verdict) -> None:
+        quality = [cv2.IMWRITE_JPEG_QUALITY, self.settings.camera_quality]
+        jpeg = cv2.imencode(".jpg", frame, quality)[1].tobytes()
+        info = FrameInfo(
+            frame_id,
+            now_rfc3339(),
+            frame.shape[1],
+            frame.shape[0],
+            verdict.motion,
+            verdict.presence,
+        )
+        sent = self.node.publish(
+            self.node.topics.frame,
+            jpeg,
+            user_properties=info.to_properties(),
+            expiry_s=FRAME_EXPIRY_S,
+        )
+        self.snapshots.remember(frame_id, jpeg)
+        self.node.count("frames" if sent.rc == 0 else "frames_unsent")
+
+    def on_scan(self, message: Message) -> None:
+        scan = Scan.from_json(message.payload)
+        jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id, scan.time)
+        if jpeg is None:
+            self.node.count("snapshots_missing")
+            return
+        props = [("scan_id", scan.scan_id), ("label", scan.label), ("frame_id", scan.frame_id)]
+        self.node.publish(
+            self.node.topics.snapshot, jpeg, qos=1, retain=True, user_properties=props
+        )
+        self.node.count("snapshots")
 
 
 def main(settings: Settings) -> None:

@@ -33,6 +33,8 @@ DEMO_ITEMS = [
     "fruit/cherimoya.png",
 ]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+REOPEN_AFTER = 3
+"""Failed reads in a row after which a capture is closed and opened again."""
 
 
 class Source(Protocol):
@@ -71,22 +73,41 @@ def _bgr(rgb: np.ndarray) -> np.ndarray:
 
 
 class CaptureSource:
-    """A device, video file or stream through OpenCV; files loop so a demo clip never ends."""
+    """A device, video file or stream through OpenCV; files loop so a demo clip never ends.
 
-    def __init__(self, target: int | str, loop: bool) -> None:
-        self.loop = loop
-        self.capture = cv2.VideoCapture(target)
+    When reads fail (a USB camera unplugged, a stream dropped) the capture is reopened, with a
+    backoff the camera node applies between attempts, until the source is back.
+    """
+
+    def __init__(self, target: int | str, loop: bool, size: tuple[int, int]) -> None:
+        self.target, self.loop, self.size = target, loop, size
+        self.capture = self._open()
         if not self.capture.isOpened() or not self.capture.read()[0]:
             raise SettingError(
                 "SCANTALK_CAMERA_SOURCE", target, "a camera, video or stream that opens"
             )
+        self.failures = 0
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(self.target)
+        if isinstance(self.target, int) or str(self.target).startswith("/dev/"):
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        return capture
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.capture.read()
         if not ok and self.loop:
             self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self.capture.read()
-        return frame if ok else None
+        if ok:
+            self.failures = 0
+            return frame
+        self.failures += 1
+        if self.failures >= REOPEN_AFTER:
+            self.capture.release()
+            self.capture = self._open()
+        return None
 
     def close(self) -> None:
         self.capture.release()
@@ -105,10 +126,11 @@ def open_source(settings: Settings) -> Source:
                 "demo photos; install them: apt-get install tuxpaint-stamps-default",
             )
         return ImageSequence([photo_frame(p) for p in paths], dwell, gap)
+    size = (settings.camera_width, settings.camera_height)
     if re.fullmatch(r"\d+", spec):
-        return CaptureSource(int(spec), loop=False)
+        return CaptureSource(int(spec), loop=False, size=size)
     if re.match(r"^[a-z]+://", spec):
-        return CaptureSource(spec, loop=False)
+        return CaptureSource(spec, loop=False, size=size)
     path = Path(spec)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -116,7 +138,7 @@ def open_source(settings: Settings) -> Source:
             raise SettingError("SCANTALK_CAMERA_SOURCE", spec, "a folder holding images")
         return ImageSequence([photo_frame(p) for p in images], dwell, gap)
     if path.exists():
-        return CaptureSource(spec, loop=not spec.startswith("/dev/"))
+        return CaptureSource(spec, loop=not spec.startswith("/dev/"), size=size)
     raise SettingError(
         "SCANTALK_CAMERA_SOURCE",
         spec,

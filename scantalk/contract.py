@@ -58,6 +58,10 @@ class Topics:
         return self._t("camera", "frame")
 
     @property
+    def snapshot(self) -> str:
+        return self._t("camera", "snapshot")
+
+    @property
     def prediction(self) -> str:
         return self._t("classifier", "prediction")
 
@@ -314,6 +318,10 @@ class FrameInfo:
     captured_at: str = ""
     width: int = 0
     height: int = 0
+    motion: float = 0.0
+    """Share of the scan area that changed since the previous published frame."""
+    presence: float = 0.0
+    """Share of the scan area that differs from the camera's background model."""
 
     def to_properties(self) -> list[tuple[str, str]]:
         return [(f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)]
@@ -327,6 +335,8 @@ class FrameInfo:
                 captured_at=props.get("captured_at", ""),
                 width=int(props.get("width", 0)),
                 height=int(props.get("height", 0)),
+                motion=float(props.get("motion", 0)),
+                presence=float(props.get("presence", 0)),
             )
         except ValueError as exc:
             raise ContractError(f"frame metadata: {exc}") from exc

@@ -86,6 +86,16 @@ def _yes_no(text: str) -> bool:
 
 
 YES_NO = Text(_yes_no, "yes or no")
+
+
+def _roi(text: str) -> tuple[float, ...]:
+    x, y, w, h = (float(part) for part in text.split(","))
+    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
+        raise ValueError(text)
+    return (x, y, w, h)
+
+
+ROI = Text(_roi, "x,y,width,height as shares of the frame, e.g. 0.1,0.1,0.8,0.8")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -117,6 +127,19 @@ class Settings:
     )
     camera_dwell: float = _setting(4.0, Number(float, 0.1), "seconds each folder/demo image shows")
     camera_gap: float = _setting(2.0, Number(float, 0), "seconds of empty scene between images")
+    camera_width: int = _setting(640, Number(int, 16, 4096), "capture width asked of a device")
+    camera_height: int = _setting(480, Number(int, 16, 4096), "capture height asked of a device")
+    camera_quality: int = _setting(85, Number(int, 10, 100), "JPEG quality of published frames")
+    camera_gate: bool = _setting(True, YES_NO, "publish only frames that show something new")
+    camera_roi: tuple = _setting(
+        (0.0, 0.0, 1.0, 1.0), ROI, "the scan area the gate watches: x,y,width,height shares"
+    )
+    camera_min_change: float = _setting(
+        0.01, Number(float, 0.0001, 1), "share of the scan area that must change to publish"
+    )
+    camera_heartbeat: float = _setting(
+        10.0, Number(float, 0.1), "seconds between frames while nothing changes"
+    )
     threshold: float = _setting(0.6, Number(float, 0.01, 1), "confidence needed for a scan")
     stable_frames: int = _setting(3, Number(int, 1, 100), "frames a label must stay on top")
     empty_below: float = _setting(
@@ -219,9 +242,11 @@ class Settings:
     def to_environ(self) -> dict[str, str]:
         """The same settings as variables, for child processes (`scantalk up`)."""
         return {
-            self.env_name(f.name): str(getattr(self, f.name))
+            self.env_name(f.name): ",".join(map(str, value))
+            if isinstance(value, tuple)
+            else str(value)
             for f in dataclasses.fields(self)
-            if getattr(self, f.name) is not None
+            if (value := getattr(self, f.name)) is not None
         }
 
     @property

@@ -1,0 +1,91 @@
+"""The motion/presence gate: publish a frame only when the scan area shows something new.
+
+A checkout lane is idle most of the day; a still, empty counter should cost almost nothing
+downstream. Each frame is shrunk, blurred and brightness-normalised (so a flickering light is
+not "motion"), then compared with the *last published* frame: if enough of the region of
+interest changed, it goes out, followed by `settle_frames` more, so the classifier sees the
+item settled (and, after it is lifted, the empty counter) long enough to decide. Otherwise one
+heartbeat frame every `heartbeat_s` shows the lane is alive.
+
+A slowly adapting background model gives each frame a presence score (how much of it differs
+from the background), sent with the frame. It learns only from still frames, so a lighting
+drift is absorbed within seconds; an item left lying still becomes background too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_SIZE = (160, 120)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    pixel_threshold: float = 18.0
+    """Grey levels (0-255) a pixel must change by to count: sensor noise stays below."""
+    min_change: float = 0.01
+    """Share of the region of interest that must change for a frame to be new."""
+    settle_frames: int = 5
+    """Frames still sent after a change: more than the classifier's stable frames."""
+    heartbeat_s: float = 10.0
+    learning_rate: float = 0.02
+    """How fast the background model follows a still scene (share per frame)."""
+    roi: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    """x, y, width, height of the scan area, as shares of the frame."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    publish: bool
+    motion: float
+    """Share of the region that changed since the last published frame."""
+    presence: float
+    """Share of the region that differs from the empty-scene background model."""
+
+
+class Gate:
+    def __init__(self, settings: GateSettings) -> None:
+        self.settings = settings
+        self._last_sent: np.ndarray | None = None
+        self._background: np.ndarray | None = None
+        self._settle = 0
+        self._last_publish = float("-inf")
+
+    def _small(self, bgr: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        x, y, rw, rh = self.settings.roi
+        region = bgr[int(y * h) : int((y + rh) * h), int(x * w) : int((x + rw) * w)]
+        grey = cv2.cvtColor(
+            cv2.resize(region, WORK_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+        )
+        small = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+        return small - small.mean()  # a global brightness change is not a change of scene
+
+    def _changed(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.count_nonzero(np.abs(a - b) > self.settings.pixel_threshold)) / a.size
+
+    def check(self, bgr: np.ndarray, now: float) -> Verdict:
+        s = self.settings
+        small = self._small(bgr)
+        if self._last_sent is None:  # the first frame is news: send it, settled
+            self._last_sent, self._background = small, small.copy()
+            self._last_publish, self._settle = now, s.settle_frames
+            return Verdict(True, 1.0, 0.0)
+        motion = self._changed(small, self._last_sent)
+        assert self._background is not None
+        presence = self._changed(small, self._background)
+        if motion >= s.min_change:
+            self._settle = s.settle_frames
+            publish = True
+        elif self._settle > 0:
+            self._settle -= 1
+            publish = True
+        else:
+            publish = now - self._last_publish >= s.heartbeat_s
+            cv2.accumulateWeighted(small, self._background, s.learning_rate)
+        if publish:
+            self._last_sent, self._last_publish = small, now
+        return Verdict(publish, round(motion, 4), round(presence, 4))
