@@ -112,6 +112,7 @@ class Node:
         self._workers: list[Worker] = []
         self._online_callbacks: list[Callable[[], None]] = []
         self._failed = False
+        self._connected = threading.Event()
         self._persistent = persistent_session
         suffix = f"-{settings.instance}" if settings.instance else ""
         self._client = mqtt.Client(
@@ -249,6 +250,10 @@ class Node:
         """A node whose worker died is broken: stop it, so that its supervisor restarts it
         (IoT Edge's restart policy, or `scantalk up` stopping the lane), rather than stay
         `online` doing nothing."""
+        # Work starts once the node is on the bus: a frame or an ack sent before would be lost.
+        while not self._connected.wait(0.2):
+            if self.stop_event.is_set():
+                return
         try:
             worker(self.stop_event)
         except Exception:
@@ -278,6 +283,7 @@ class Node:
             client.subscribe(s.topic, qos=s.qos)
         # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
         client.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
+        self._connected.set()
         self.log.info("online")
         for callback in self._online_callbacks:
             callback()

@@ -22,6 +22,8 @@ class Heard:
     retain: bool
     received: float = 0.0
     """`time.monotonic()` when it was heard."""
+    expiry: int | None = None
+    """The MQTT v5 message expiry interval it arrived with, if any."""
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -52,8 +54,9 @@ class Bus:
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         props = dict(getattr(msg.properties, "UserProperty", None) or [])
         with self._cond:
+            expiry = getattr(msg.properties, "MessageExpiryInterval", None)
             self.heard.append(
-                Heard(msg.topic, msg.payload, props, bool(msg.retain), time.monotonic())
+                Heard(msg.topic, msg.payload, props, bool(msg.retain), time.monotonic(), expiry)
             )
             self._cond.notify_all()
 

@@ -1,0 +1,153 @@
+"""The camera node on real files: a video, a folder, a stream that drops and comes back."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from scantalk.broker import free_port
+from tests.conftest import wait_online
+from tests.scenes import footage, write_video
+
+FRAME = "scantalk/lane-1/camera/frame"
+STATS = "scantalk/lane-1/camera/stats"
+
+
+def counters(bus, where):
+    (stats,) = bus.wait_for(STATS, lambda h: where(h.json()["counters"]))
+    return stats.json()["counters"]
+
+
+def test_video_through_the_gate_publishes_motion_not_stillness(bus, node_env, start_node, tmp_path):
+    frames = footage()
+    video = write_video(tmp_path / "lane.avi", frames)
+    start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(video), SCANTALK_CAMERA_FPS="40")
+    seen = counters(bus, lambda c: c.get("frames", 0) + c.get("frames_gated", 0) >= len(frames))
+    read = seen["frames"] + seen.get("frames_gated", 0)
+    assert seen["frames"] < 0.6 * read, f"the gate let {seen['frames']} of {read} frames through"
+    assert seen["frames"] >= 32  # the item moving in and out (16 + 16 frames)
+
+    first = bus.matching(FRAME)[0]
+    assert set(first.properties) == {
+        "frame_id",
+        "captured_at",
+        "width",
+        "height",
+        "motion",
+        "presence",
+    }
+    assert (first.properties["width"], first.properties["height"]) == ("640", "480")
+    assert first.expiry is not None
+    assert first.expiry <= 2  # stale frames are dropped by the broker
+    image = cv2.imdecode(np.frombuffer(first.payload, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (480, 640, 3)
+
+
+def test_folder_source_shows_each_photo_then_an_empty_counter(bus, node_env, start_node, photo_dir):
+    folder = photo_dir("fruit/banana.png", "fruit/lemon.png")
+    start_node(
+        "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
+        SCANTALK_CAMERA_DWELL="0.5", SCANTALK_CAMERA_GAP="0.5", SCANTALK_CAMERA_GATE="no",
+    )  # fmt: skip
+    frames = bus.wait_for(FRAME, count=45)
+    means = [
+        cv2.imdecode(np.frombuffer(f.payload, np.uint8), cv2.IMREAD_GRAYSCALE).std() for f in frames
+    ]
+    # 10 frames of a photo (much contrast), 10 of the plain counter (none), and round again.
+    shown = [m > 10 for m in means]
+    assert shown[:10] == [True] * 10
+    assert shown[10:20] == [False] * 10
+    assert shown[20:30] == [True] * 10
+    assert shown[40:45] == [True] * 5  # the folder loops
+
+
+class MjpegStream:
+    """A network camera: an MJPEG stream over HTTP that can be unplugged and plugged in again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.jpeg = cv2.imencode(".jpg", footage()[30][1])[1].tobytes()
+        self.server: http.server.ThreadingHTTPServer | None = None
+        self.running = threading.Event()
+
+    def start(self) -> None:
+        stream = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                while stream.running.is_set():
+                    part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                    try:
+                        self.wfile.write(part % len(stream.jpeg) + stream.jpeg + b"\r\n")
+                    except OSError:
+                        return
+                    stream.running.wait(0.05)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.running.set()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.running.clear()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def test_a_stream_that_drops_is_retried_and_picked_up_again(bus, node_env, start_node):
+    stream = MjpegStream(free_port())
+    stream.start()
+    try:
+        start_node(
+            "camera", node_env, SCANTALK_CAMERA_SOURCE=f"http://127.0.0.1:{stream.port}/video.mjpg",
+            SCANTALK_CAMERA_GATE="no", SCANTALK_CAMERA_FPS="10",
+        )  # fmt: skip
+        bus.wait_for(FRAME, count=5)
+        stream.stop()
+        counters(bus, lambda c: c.get("source_up") == 0 and c.get("read_errors", 0) >= 3)
+        before = len(bus.matching(FRAME))
+        stream.start()
+        bus.wait_for(FRAME, count=before + 5)
+        assert counters(bus, lambda c: c.get("reconnects", 0) >= 1)["source_up"] == 1
+    finally:
+        stream.stop()
+
+
+def test_a_file_that_is_not_a_video_stops_the_camera_at_start(tmp_path, node_env):
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is not a video")
+    env = {**node_env, "SCANTALK_CAMERA_SOURCE": str(fake)}
+    command = [sys.executable, "-m", "scantalk", "node", "camera"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"SCANTALK_CAMERA_SOURCE='{fake}'" in result.stderr
+
+
+def test_the_frame_of_each_scan_is_kept_as_a_snapshot(bus, node_env, start_node, photo_dir):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
+               SCANTALK_CAMERA_FPS="20")  # fmt: skip
+    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    (snapshot,) = bus.wait_for("scantalk/lane-1/camera/snapshot")
+    assert snapshot.properties["scan_id"] == scan.json()["scan_id"]
+    assert snapshot.properties["frame_id"] == scan.json()["frame_id"]
+    (frame,) = bus.matching(
+        FRAME, lambda h: h.properties.get("frame_id") == scan.json()["frame_id"]
+    )
+    assert snapshot.payload == frame.payload
+    files = list((Path(node_env["SCANTALK_DATA_DIR"]) / "snapshots").glob("*.jpg"))
+    assert [f.name.endswith(f"_{scan.json()['scan_id']}.jpg") for f in files] == [True]

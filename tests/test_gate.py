@@ -1,0 +1,72 @@
+"""The motion gate on real photos: frames go out while an item moves, almost none while the
+counter is still, and a flickering light is not an item."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from camera_node.gate import Gate, GateSettings
+from tests.scenes import footage
+
+FPS = 15
+
+
+def published_per_phase(frames, settings: GateSettings | None = None) -> Counter[str]:
+    gate = Gate(settings or GateSettings())
+    published: Counter[str] = Counter()
+    for i, (phase, frame) in enumerate(frames):
+        if gate.check(frame, now=i / FPS).publish:
+            published[phase] += 1
+    return published
+
+
+def test_moving_items_are_published_and_a_still_scene_is_not():
+    frames = footage()
+    published = published_per_phase(frames)
+    total = dict(Counter(phase for phase, _ in frames))
+    assert published["entering"] >= total["entering"] - 2
+    assert published["leaving"] >= total["leaving"] - 2
+    # A resting item: a few settle frames for the classifier to decide, then nothing.
+    assert 3 <= published["resting"] <= 8
+    # Two empty stretches of 20 and 30 frames: the first frame, settle frames after the item
+    # left, no heartbeat yet (10 s).
+    assert published["empty"] <= 2 * 6 + 1
+    assert sum(published.values()) < 0.6 * len(frames)
+
+
+def test_a_placed_item_is_published_in_the_frame_it_appears():
+    frames = footage()
+    empty = [f for phase, f in frames if phase == "empty"][:15]
+    resting = [f for phase, f in frames if phase == "resting"][:5]
+    gate = Gate(GateSettings())
+    decisions = [gate.check(frame, now=i / FPS).publish for i, frame in enumerate(empty + resting)]
+    assert decisions[len(empty)], "the first frame with the item was held back"
+    assert not any(decisions[6 : len(empty)])  # while the counter was still, nothing
+
+
+def test_lighting_flicker_is_not_news():
+    still = footage()[0][1]
+    gate = Gate(GateSettings())
+    flicker = [
+        np.clip(still.astype(np.float32) * f, 0, 255).astype(np.uint8)
+        for f in (1.0, 1.12, 0.9) * 20
+    ]
+    decisions = [gate.check(frame, now=i / FPS).publish for i, frame in enumerate(flicker)]
+    assert sum(decisions[6:]) == 0  # after the first frame and its settle frames
+
+
+def test_heartbeat_on_a_still_counter():
+    still = footage()[0][1]
+    gate = Gate(GateSettings(heartbeat_s=10))
+    published = sum(gate.check(still, now=i / FPS).publish for i in range(60 * FPS))
+    # The first frame and its settle frames, then one every 10 s: at 10.3 s, 20.3 s … 50.3 s.
+    assert published == 1 + GateSettings().settle_frames + 5
+
+
+def test_changes_outside_the_scan_area_are_ignored():
+    frames = footage()
+    # The item moves through the whole frame; watch only a strip along the top edge.
+    published = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 1.0, 0.1)))
+    assert published["entering"] == 0
