@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from scantalk.processes import stop_process
+from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import REPO
 
 DEV_CONF = REPO / "mosquitto" / "dev.conf"
@@ -79,6 +79,7 @@ class Broker:
                 stderr=subprocess.STDOUT,
                 # Not in our process group: Ctrl-C must not stop the broker before the nodes.
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):

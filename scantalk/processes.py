@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 
+PR_SET_PDEATHSIG = 1
 
-def stop_process(process: subprocess.Popen, timeout: float = 15) -> int:
-    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; returns its code."""
+
+def die_with_parent() -> None:
+    """For `preexec_fn`: the child gets SIGTERM when the process that started it dies, even by
+    SIGKILL, so a broker or node is never left running on its own (Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_process(
+    process: subprocess.Popen, signal_first: signal.Signals = signal.SIGTERM, timeout: float = 15
+) -> int:
+    """`signal_first`, then SIGKILL if it has not exited within `timeout` s; returns its code."""
     if process.poll() is None:
-        process.terminate()
+        process.send_signal(signal_first)
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

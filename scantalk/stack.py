@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 
 from scantalk.broker import Broker, free_port, port_open
 from scantalk.contract import NODES, ONLINE
-from scantalk.processes import stop_process
+from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings
 
 # The camera starts last, once every consumer is online, so the first item is never missed.
@@ -108,6 +108,7 @@ def up(settings: Settings) -> int:
                     env=env,
                     # Ctrl-C reaches `up` only; `up` stops the nodes one by one.
                     start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
             else:
                 print("lane is up; Ctrl-C stops it", flush=True)

@@ -12,7 +12,7 @@ import pytest
 
 from camera_node.sources import TUXPAINT_FOOD
 from scantalk.broker import Broker, free_port
-from scantalk.processes import stop_process
+from scantalk.processes import die_with_parent, stop_process
 from tests.bus import Bus
 from tests.hub import Hub
 
@@ -57,6 +57,7 @@ def start_node(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]
                 env={**env, **overrides},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
         started.append(process)
         return process

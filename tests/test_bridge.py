@@ -268,3 +268,21 @@ def test_two_bridges_in_a_share_group_split_the_scans_without_duplicates(
 
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+
+
+def test_a_full_outbox_is_reported_loudly_and_still_accepts(
+    hub, bus, node_env, start_node, tmp_path
+):
+    hub.broker.stop()  # the uplink is down: records wait in the outbox
+    start_node("bridge", node_env, SCANTALK_OUTBOX_MAX="5", **hub.env())
+    wait_online(bus, "bridge")
+    sent = publish_scans(bus, range(6))
+    bus.wait_for(
+        "scantalk/lane-1/inventory/ack",
+        lambda h: h.json()["status"] == "queued" and h.json()["scan_id"] in sent, len(sent),
+    )  # fmt: skip
+    bus.wait_for(
+        "scantalk/lane-1/bridge/stats", lambda h: h.json()["counters"].get("outbox_pending") == 6
+    )
+    assert "check the uplink" in (tmp_path / "bridge.log").read_text()
+    assert len(records(node_env)) == 6

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from scantalk.broker import free_port, port_open
+from scantalk.processes import stop_process
 from tests.bus import Bus
 
 
@@ -39,8 +40,7 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
     finally:
-        if up.poll() is None:
-            up.kill()
+        stop_process(up, signal.SIGINT)
     assert up.returncode == 0, output
     assert "lane stopped" in output
     for node in ("camera", "classifier", "voice", "bridge"):
