@@ -41,12 +41,12 @@ class Bridge:
         self.outbox = Outbox(outbox_path(settings))
         self.wake = threading.Event()
         self.accepting = threading.Lock()
-        self.pending = self.outbox.count(pending_only=True)
-        node.gauge("outbox_pending", self.pending)
+        pending = self.outbox.count(pending_only=True)
+        node.gauge("outbox_pending", pending)
         node.log.info(
             "mode %s (device %s): scans from %s; outbox %s with %d pending",
             self.destination.mode, self.destination.device_id, scan_filter(settings),
-            outbox_path(settings), self.pending,
+            outbox_path(settings), pending,
         )  # fmt: skip
         node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
@@ -55,23 +55,27 @@ class Bridge:
         station = message.topic.split("/")[1]
         try:
             scan = Scan.from_json(message.payload)
+            if scan.station != station:
+                raise ContractError(f"scan of station {scan.station!r} on {station}'s topic")
         except ContractError as exc:
             self.ack(station, _scan_id_of(message.payload), "rejected", reason=str(exc))
             raise  # logged and counted as rejected by the runtime
         record = InventoryRecord.from_scan(scan, self.destination.device_id, self.settings.store)
+        # Only a failure to store is fatal (the runtime exits unacknowledged, so the broker keeps
+        # the scan): everything about the payload itself was checked above.
         with self.accepting:  # `queued` goes out before the forwarder can say `delivered`
             if not self.outbox.add(record):
                 self.node.count("duplicates")
                 return
             self.ack(scan.station, scan.scan_id, "queued")
-            self.pending += 1
+            pending = self.outbox.count(pending_only=True)
         self.node.count("accepted")
-        self.node.gauge("outbox_pending", self.pending)
-        if self.pending >= NEAR_FULL * self.settings.outbox_max:
+        self.node.gauge("outbox_pending", pending)
+        if pending >= NEAR_FULL * self.settings.outbox_max:
             # Still accepted: a scan is never dropped, but someone must look at the uplink.
             self.node.log.error(
                 "outbox holds %d records waiting for %s (bound %d): check the uplink",
-                self.pending, self.destination.mode, self.settings.outbox_max,
+                pending, self.destination.mode, self.settings.outbox_max,
             )  # fmt: skip
         self.wake.set()
 
@@ -102,21 +106,21 @@ class Bridge:
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     break
                 backoff = 1.0
-                with self.accepting:
-                    self.outbox.mark_delivered(record.scan_id, self.destination.name)
-                    self.pending -= 1
+                self.outbox.mark_delivered(record.scan_id, self.destination.name)
                 self.node.count("delivered")
-                self.node.gauge("outbox_pending", self.pending)
+                self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
                 self.ack(record.station_id, record.scan_id, "delivered")
 
 
 def _scan_id_of(payload: bytes) -> str:
-    """The scan id of a payload we reject, if it has a readable one."""
+    """The scan id of a payload we reject, if it has a usable one."""
     try:
         scan_id = json.loads(payload).get("scan_id")
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):
         return ""
-    return scan_id if isinstance(scan_id, str) else ""
+    if not isinstance(scan_id, str) or len(scan_id) > 128:
+        return ""
+    return scan_id.encode("utf-8", "replace").decode()
 
 
 def main(settings: Settings) -> None:

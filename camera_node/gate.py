@@ -28,8 +28,9 @@ class GateSettings:
     """Grey levels (0-255) a pixel must change by to count: sensor noise stays below."""
     min_change: float = 0.01
     """Share of the region of interest that must change for a frame to be new."""
-    settle_frames: int = 5
-    """Frames still sent after a change: more than the classifier's stable frames."""
+    settle_frames: int = 7
+    """Frames still sent after a change: enough for the classifier to decide (its stable
+    frames) and to ask to hold an unrecognised item still (twice that), plus one."""
     heartbeat_s: float = 10.0
     learning_rate: float = 0.02
     """How fast the background model follows a still scene (share per frame)."""

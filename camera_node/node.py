@@ -25,6 +25,7 @@ class Camera:
         self.source: Source = open_source(settings)
         self.gate = Gate(
             GateSettings(
+                settle_frames=2 * settings.stable_frames + 1,
                 min_change=settings.camera_min_change,
                 heartbeat_s=settings.camera_heartbeat,
                 roi=settings.camera_roi,

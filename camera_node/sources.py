@@ -17,7 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from scantalk.scene import empty_scene, photo_frame
+from scantalk.scene import IMAGE_SUFFIXES, empty_scene, photo_frame
 from scantalk.settings import SettingError, Settings
 
 TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
@@ -32,7 +32,6 @@ DEMO_ITEMS = [
     "fruit/pomegranate.png",
     "fruit/cherimoya.png",
 ]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 REOPEN_AFTER = 3
 """Failed reads in a row after which a capture is closed and opened again."""
 

@@ -17,10 +17,9 @@ import numpy as np
 from classifier_node.decision import Thresholds, judge
 from classifier_node.model import Model
 from scantalk.catalog import Catalog
-from scantalk.scene import photo_frame
+from scantalk.scene import IMAGE_SUFFIXES, photo_frame
 
 NOTHING = "nothing"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
 def evaluate(model: Model, images_dir: Path, thresholds: Thresholds) -> dict:

@@ -8,6 +8,7 @@ same process and model as the MQTT path.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from scantalk.contract import ContractError, Guess, now_rfc3339
+from scantalk.settings import SettingError
 
 Classify = Callable[[bytes], list[Guess]]
 TAG_NAMESPACE = uuid.UUID("9d5b1c3e-2a7f-4e0b-8c61-5f3a2d4e6b70")
@@ -26,10 +28,18 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 class ImageApi:
     def __init__(self, classify: Classify, model_name: str, host: str, port: int) -> None:
         self.classify, self.model_name = classify, model_name
-        self.server = make_server(host, port, self.app, threaded=True)
+        # Bind here: werkzeug itself would exit the process on a busy port without naming it.
+        try:
+            listener = socket.create_server((host, port))
+        except OSError as exc:
+            raise SettingError(
+                "SCANTALK_HTTP_PORT", port, f"a free port on {host} ({exc})"
+            ) from exc
+        self.server = make_server(host, port, self.app, threaded=True, fd=listener.detach())
 
     @Request.application
     def app(self, request: Request) -> Response:
+        request.max_content_length = MAX_IMAGE_BYTES  # also bounds chunked uploads
         try:
             if request.path.rstrip("/") != "/image":
                 raise NotFound("POST an image to /image")
@@ -43,8 +53,6 @@ class ImageApi:
 
     @staticmethod
     def image_of(request: Request) -> bytes:
-        if request.content_length and request.content_length > MAX_IMAGE_BYTES:
-            raise BadRequest(f"image larger than {MAX_IMAGE_BYTES} bytes")
         if "imageData" in request.files:
             return request.files["imageData"].read()
         if request.mimetype.startswith("multipart/"):

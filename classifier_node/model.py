@@ -128,14 +128,20 @@ class Model:
             ) from exc
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
-        """An RGB image to the model's input tensor [1, 3, H, W]."""
+        """An RGB image to the model's input tensor [1, 3, H, W].
+
+        Same result as resizing the shorter side and cropping the centre, but cropping first:
+        a long thin image costs no more than a square one.
+        """
         p = self.preprocessing
         h, w = rgb.shape[:2]
-        scale = max(p.height / h, p.width / w)
-        size = (max(p.width, round(w * scale)), max(p.height, round(h * scale)))
-        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
-        top, left = (size[1] - p.height) // 2, (size[0] - p.width) // 2
-        crop = resized[top : top + p.height, left : left + p.width]
+        crop_w, crop_h = (
+            min(w, round(h * p.width / p.height)),
+            min(h, round(w * p.height / p.width)),
+        )
+        top, left = (h - crop_h) // 2, (w - crop_w) // 2
+        centre = rgb[top : top + max(crop_h, 1), left : left + max(crop_w, 1)]
+        crop = cv2.resize(centre, (p.width, p.height), interpolation=cv2.INTER_LINEAR)
         if p.bgr:
             crop = crop[:, :, ::-1]
         tensor = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)

@@ -10,6 +10,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scantalk.phrases import base_language
+
 
 @dataclass(frozen=True)
 class Product:
@@ -21,7 +23,7 @@ class Product:
     """Display name per language."""
 
     def name(self, language: str) -> str:
-        base = language.split("-")[0]
+        base = base_language(language)
         return (
             self.names.get(language)
             or self.names.get(base)

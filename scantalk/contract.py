@@ -21,6 +21,10 @@ ROOT = "scantalk"
 NODES = ("camera", "classifier", "voice", "bridge")
 ONLINE = b"online"
 OFFLINE = b"offline"
+MAX_TEXT = 1000
+"""Characters in any text field: names and ids are short; anything longer is not ours."""
+MAX_ITEMS = 20
+"""Entries in any list field (alternatives, top labels)."""
 FRAME_EXPIRY_S = 2
 """Frames older than this are useless to the classifier; the broker drops them."""
 
@@ -117,8 +121,8 @@ class Payload:
     def from_json(cls, data: bytes | str) -> Self:
         try:
             obj = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ContractError(f"{cls.SCHEMA}: not JSON ({exc})") from exc
+        except (ValueError, RecursionError) as exc:  # also too deep, or a 5000-digit number
+            raise ContractError(f"{cls.SCHEMA}: not JSON ({str(exc)[:200]})") from exc
         return cls.from_dict(obj)
 
     @classmethod
@@ -154,8 +158,8 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         (inner,) = (a for a in typing.get_args(hint) if a is not type(None))
         return _convert(value, inner, where)
     if origin is list:
-        if not isinstance(value, list):
-            raise ContractError(f"{where}: expected a list")
+        if not isinstance(value, list) or len(value) > MAX_ITEMS:
+            raise ContractError(f"{where}: expected a list of at most {MAX_ITEMS}")
         (inner,) = typing.get_args(hint)
         return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(hint):
@@ -167,7 +171,14 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     if hint is dict and isinstance(value, dict):
         return value
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ContractError(f"{where}: expected {hint.__name__}, got {value!r}")
+        raise ContractError(f"{where}: expected {hint.__name__}, got {str(value)[:80]!r}")
+    if hint is str:
+        if len(value) > MAX_TEXT:
+            raise ContractError(f"{where}: longer than {MAX_TEXT} characters")
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:
+            raise ContractError(f"{where}: not valid Unicode text") from exc
     return value
 
 
@@ -236,11 +247,13 @@ class Scan(Payload):
     time: str = field(default_factory=now_rfc3339)
 
     def validate(self) -> None:
-        if not 0 < len(self.scan_id) <= 128:
-            raise ContractError(f"{self.SCHEMA}: scan_id must be 1-128 characters")
+        for name in ("scan_id", "label", "display_name", "model", "frame_id"):
+            if len(getattr(self, name)) > 128 or (name != "frame_id" and not getattr(self, name)):
+                raise ContractError(f"{self.SCHEMA}: {name} must be 1-128 characters")
         if not 0 <= self.confidence <= 1:
             raise ContractError(f"{self.SCHEMA}: confidence {self.confidence} is not in [0, 1]")
-        Topics(self.station)
+        if not _STATION.match(self.station):
+            raise ContractError(f"{self.SCHEMA}: station {self.station!r} is not a station id")
         try:
             datetime.fromisoformat(self.time)
         except ValueError as exc:
@@ -262,6 +275,18 @@ class SayRequest(Payload):
     """`item` (an announcement: a newer one interrupts an older one), `prompt` or `notice`
     (wait for what is being said)."""
     time: str = field(default_factory=now_rfc3339)
+
+    MAX_TEXT: ClassVar[int] = 200
+    """An announcement is a product name or a short prompt, not an essay."""
+    KINDS: ClassVar[tuple[str, ...]] = ("item", "prompt", "notice")
+
+    def validate(self) -> None:
+        if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:
+            raise ContractError(f"say: text must be 1-{self.MAX_TEXT} characters")
+        if self.kind not in self.KINDS:
+            raise ContractError(
+                f"say: kind must be one of {', '.join(self.KINDS)}, not {self.kind!r}"
+            )
 
 
 @dataclass(frozen=True)

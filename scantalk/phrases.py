@@ -21,13 +21,14 @@ PHRASES: dict[str, dict[str, str]] = {
 DECIMAL_SEPARATOR = {"de": ","}
 
 
-def languages() -> list[str]:
-    return sorted(PHRASES)
+def base_language(tag: str) -> str:
+    """`de` for `de-AT`: the language without its region."""
+    return tag.split("-")[0].lower()
 
 
 def render(key: str, language: str, **params: object) -> str:
     """The phrase `key` in `language` (its base language, else English)."""
-    base = language.split("-")[0].lower()
+    base = base_language(language)
     templates = PHRASES.get(base) or PHRASES["en"]
     spoken = {name: _for_the_ear(value, base) for name, value in params.items()}
     return templates[key].format(**spoken)

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+"""Files a folder of photos may hold."""
 FRAME_SIZE = (640, 480)
 BACKGROUND = (200, 200, 200)
 """A plain light-grey counter top, as RGB."""

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,24 @@ def _non_empty(text: str) -> str:
 
 NON_EMPTY = Text(_non_empty, "a non-empty value")
 STATION = Text(lambda text: Topics(text).station, "1-64 letters, digits, '.', '_' or '-'")
+
+
+def _stations(text: str) -> str:
+    if text != "+":
+        STATION(text)
+    return text
+
+
+STATIONS = Text(_stations, "a station id, or + for every station")
+
+
+def _group(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise ValueError(text)
+    return text
+
+
+GROUP = Text(_group, "1-64 letters, digits, '.', '_' or '-'")
 PATH = Text(Path, "a path")
 OPTIONAL = Text(lambda text: text or None, "text")
 YES, NO = ("yes", "true", "1", "on"), ("no", "false", "0", "off")
@@ -90,12 +109,12 @@ YES_NO = Text(_yes_no, "yes or no")
 
 def _roi(text: str) -> tuple[float, ...]:
     x, y, w, h = (float(part) for part in text.split(","))
-    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
+    if not (0 <= x < 1 and 0 <= y < 1 and 0.02 <= w <= 1 - x and 0.02 <= h <= 1 - y):
         raise ValueError(text)
     return (x, y, w, h)
 
 
-ROI = Text(_roi, "x,y,width,height as shares of the frame, e.g. 0.1,0.1,0.8,0.8")
+ROI = Text(_roi, "x,y,width,height as shares of the frame (sizes 0.02 to 1), e.g. 0.1,0.1,0.8,0.8")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -172,13 +191,13 @@ class Settings:
     data_dir: Path = _setting(Path("data"), PATH, "where the record store and audio cache live")
     store: str | None = _setting(None, OPTIONAL, "the store's id, in each inventory record")
     instance: str | None = _setting(
-        None, OPTIONAL, "tells apart two processes of one node and station (client id suffix)"
+        None, GROUP, "tells apart two processes of one node and station (client id suffix)"
     )
     bridge_stations: str | None = _setting(
-        None, OPTIONAL, "stations whose scans the bridge forwards: unset for its own, + for all"
+        None, STATIONS, "stations whose scans the bridge forwards: unset for its own, + for all"
     )
     bridge_share_group: str | None = _setting(
-        None, OPTIONAL, "MQTT shared-subscription group, so bridges split the scans between them"
+        None, GROUP, "MQTT shared-subscription group, so bridges split the scans between them"
     )
     outbox_max: int = _setting(
         100_000, Number(int, 1), "pending records at which the bridge warns loudly"
@@ -220,24 +239,24 @@ class Settings:
                 text = environ.get(name)
             if text is None or not text.strip():
                 continue  # empty means unset, as an unfilled ${VAR} in a manifest
-            parse = f.metadata["parse"]
-            try:
-                values[f.name] = parse(text.strip())
-            except (ValueError, ContractError) as exc:
-                shown = "<hidden>" if f.metadata["secret"] else text
-                raise SettingError(name, shown, parse.expected) from exc
+            values[f.name] = cls._parse(f, text)
         return cls(**values)
 
     @classmethod
     def parse_value(cls, name: str, value: object) -> Any:
         """Check one value for a field, as at start: for changes made at run time."""
-        f = next(f for f in dataclasses.fields(cls) if f.name == name)
+        return cls._parse(next(f for f in dataclasses.fields(cls) if f.name == name), value)
+
+    @classmethod
+    def _parse(cls, f: dataclasses.Field, value: object) -> Any:
+        parse = f.metadata["parse"]
+        shown = "<hidden>" if f.metadata["secret"] else value
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise SettingError(cls.env_name(name), value, f.metadata["parse"].expected)
+            raise SettingError(cls.env_name(f.name), shown, parse.expected)
         try:
-            return f.metadata["parse"](str(value))
+            return parse(str(value).strip())
         except (ValueError, ContractError) as exc:
-            raise SettingError(cls.env_name(name), value, f.metadata["parse"].expected) from exc
+            raise SettingError(cls.env_name(f.name), shown, parse.expected) from exc
 
     def to_environ(self) -> dict[str, str]:
         """The same settings as variables, for child processes (`scantalk up`)."""

@@ -286,3 +286,34 @@ def test_a_full_outbox_is_reported_loudly_and_still_accepts(
     )
     assert "check the uplink" in (tmp_path / "bridge.log").read_text()
     assert len(records(node_env)) == 6
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[" * 100_000, "not JSON"),
+        (b'{"schema": "scantalk.scan/1", "confidence": ' + b"9" * 5000 + b"}", "not JSON"),
+        (a_scan(7).to_json().replace(b"Banana", b"\\ud800"), "not valid Unicode"),
+        (
+            a_scan(8).to_json().replace(b'"station": "lane-1"', b'"station": "+"'),
+            "not a station id",
+        ),
+        (a_scan(9, station="lane-2").to_json(), "on lane-1's topic"),
+        (a_scan(10).to_json().replace(b'"Banana"', b'"' + b"B" * 300_000 + b'"'), "longer than"),
+    ],
+    ids=["deep", "huge-number", "surrogate", "wildcard-station", "other-station", "huge-name"],
+)
+def test_poisonous_scans_are_rejected_and_the_bridge_goes_on(
+    bus, node_env, start_node, payload, reason
+):
+    bridge = start_node("bridge", node_env)
+    wait_online(bus, "bridge")
+    bus.publish("scantalk/lane-1/scan", payload)
+    (rejected,) = bus.wait_for(
+        "scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "rejected"
+    )
+    assert reason in rejected.json()["reason"]
+    publish_scans(bus, range(1))
+    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered")
+    assert bridge.poll() is None
+    assert [r["scanId"] for r in records(node_env)] == [a_scan(0).scan_id]

@@ -33,6 +33,8 @@ def test_video_through_the_gate_publishes_motion_not_stillness(bus, node_env, st
     assert seen["frames"] < 0.6 * read, f"the gate let {seen['frames']} of {read} frames through"
     assert seen["frames"] >= 32  # the item moving in and out (16 + 16 frames)
 
+    presence = [float(f.properties["presence"]) for f in bus.matching(FRAME)]
+    assert max(presence) > 0.02, "no frame said an item was there"
     first = bus.matching(FRAME)[0]
     assert set(first.properties) == {
         "frame_id",

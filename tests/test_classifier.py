@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import cv2
+import numpy as np
 import pytest
 
 from classifier_node.model import Model
@@ -67,3 +68,10 @@ def test_corrupt_frame_is_logged_counted_and_skipped(bus, broker, node_env, star
         bus.wait_for("scantalk/lane-1/classifier/prediction", count=shown)
     (scan,) = bus.wait_for("scantalk/lane-1/scan")
     assert scan.json()["label"] == "banana"
+
+
+def test_a_long_thin_image_is_classified_without_blowing_up(tmp_path):
+    model = Model(DEFAULT_MODEL_DIR)
+    strip = np.full((1, 40_000, 3), 200, np.uint8)
+    assert model.preprocess(strip).shape == (1, 3, 224, 224)
+    assert model.classify(strip).sum() < 0.5

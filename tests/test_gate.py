@@ -11,6 +11,7 @@ from camera_node.gate import Gate, GateSettings
 from tests.scenes import footage
 
 FPS = 15
+SETTLE = GateSettings().settle_frames
 
 
 def published_per_phase(frames, settings: GateSettings | None = None) -> Counter[str]:
@@ -28,11 +29,11 @@ def test_moving_items_are_published_and_a_still_scene_is_not():
     total = dict(Counter(phase for phase, _ in frames))
     assert published["entering"] >= total["entering"] - 2
     assert published["leaving"] >= total["leaving"] - 2
-    # A resting item: a few settle frames for the classifier to decide, then nothing.
-    assert 3 <= published["resting"] <= 8
-    # Two empty stretches of 20 and 30 frames: the first frame, settle frames after the item
-    # left, no heartbeat yet (10 s).
-    assert published["empty"] <= 2 * 6 + 1
+    # A resting item: the settle frames for the classifier to decide, then nothing.
+    assert published["resting"] <= SETTLE + 1
+    # Two empty stretches of 20 and 30 frames: the first frame and its settle frames, settle
+    # frames after the item left, no heartbeat yet (10 s).
+    assert published["empty"] <= 2 * (SETTLE + 1)
     assert sum(published.values()) < 0.6 * len(frames)
 
 
@@ -43,7 +44,7 @@ def test_a_placed_item_is_published_in_the_frame_it_appears():
     gate = Gate(GateSettings())
     decisions = [gate.check(frame, now=i / FPS).publish for i, frame in enumerate(empty + resting)]
     assert decisions[len(empty)], "the first frame with the item was held back"
-    assert not any(decisions[6 : len(empty)])  # while the counter was still, nothing
+    assert not any(decisions[SETTLE + 1 : len(empty)])  # while the counter was still, nothing
 
 
 def test_lighting_flicker_is_not_news():
@@ -54,7 +55,7 @@ def test_lighting_flicker_is_not_news():
         for f in (1.0, 1.12, 0.9) * 20
     ]
     decisions = [gate.check(frame, now=i / FPS).publish for i, frame in enumerate(flicker)]
-    assert sum(decisions[6:]) == 0  # after the first frame and its settle frames
+    assert sum(decisions[SETTLE + 1 :]) == 0  # after the first frame and its settle frames
 
 
 def test_heartbeat_on_a_still_counter():
@@ -62,11 +63,17 @@ def test_heartbeat_on_a_still_counter():
     gate = Gate(GateSettings(heartbeat_s=10))
     published = sum(gate.check(still, now=i / FPS).publish for i in range(60 * FPS))
     # The first frame and its settle frames, then one every 10 s: at 10.3 s, 20.3 s … 50.3 s.
-    assert published == 1 + GateSettings().settle_frames + 5
+    assert published == 1 + SETTLE + 5
 
 
 def test_changes_outside_the_scan_area_are_ignored():
     frames = footage()
-    # The item moves through the whole frame; watch only a strip along the top edge.
-    published = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 1.0, 0.1)))
-    assert published["entering"] == 0
+    # The item moves through the middle of the frame.
+    outside = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 1.0, 0.1)))  # top strip
+    assert outside["entering"] == 0
+    assert outside["leaving"] == 0
+    inside = published_per_phase(frames, GateSettings(roi=(0.0, 0.4, 1.0, 0.2)))  # middle band
+    assert inside["entering"] >= 10
+    left_half = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 0.3, 1.0)))
+    assert left_half["entering"] == 0  # it comes in from the right and rests in the centre
+    assert left_half["leaving"] >= 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import socket
 import subprocess
 import sys
 
@@ -41,6 +42,11 @@ def test_numbers_are_parsed_as_numbers_and_flags_win():
         ("SCANTALK_MQTT_PORT", "70000"),
         ("SCANTALK_STATION", "lane/1"),
         ("SCANTALK_CAMERA_FPS", "0"),
+        ("SCANTALK_CAMERA_FPS", "nan"),
+        ("SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),
+        ("SCANTALK_BRIDGE_STATIONS", "lane/1"),
+        ("SCANTALK_BRIDGE_SHARE_GROUP", "a/b"),
+        ("SCANTALK_CAMERA_GATE", "maybe"),
     ],
 )
 def test_bad_value_is_refused_with_its_name(name, value):
@@ -89,3 +95,19 @@ def test_settings_are_read_from_a_dot_env_file_below_the_environment(tmp_path):
     )
     assert "SCANTALK_THRESHOLD" not in result.stderr  # the environment's threshold won
     assert "SCANTALK_MODEL_DIR='missing'" in result.stderr
+
+
+def test_a_language_without_a_voice_stops_the_voice_at_start(tmp_path):
+    result = run_node("voice", SCANTALK_LANGUAGE="tlh", SCANTALK_DATA_DIR=str(tmp_path))
+    assert result.returncode == 2
+    assert "SCANTALK_LANGUAGE='tlh'" in result.stderr
+
+
+def test_a_busy_image_api_port_stops_the_classifier_at_start():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_node("classifier", SCANTALK_HTTP_PORT=str(port))
+    assert result.returncode == 2
+    assert f"SCANTALK_HTTP_PORT={port}" in result.stderr

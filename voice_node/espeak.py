@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from scantalk.phrases import base_language
+
 NORMAL_WPM = 175
 
 
@@ -38,9 +40,10 @@ class Espeak:
         )
 
     def speaks(self, language: str) -> bool:
-        language = language.lower()
-        base = language.split("-")[0]
-        return language in self.languages or any(v.split("-")[0] == base for v in self.languages)
+        base = base_language(language)
+        return language.lower() in self.languages or any(
+            base_language(v) == base for v in self.languages
+        )
 
     def synthesize(self, text: str, language: str, out: Path) -> None:
         """Write `text` spoken in `language` to the WAV file `out`."""

@@ -32,6 +32,10 @@ SOUNDS_IN_MEMORY = 64
 log = logging.getLogger("scantalk.voice")
 
 
+def _open_mixer() -> None:
+    pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
+
+
 @dataclass(frozen=True)
 class Utterance:
     wav: Path
@@ -47,14 +51,19 @@ class Player:
     def __init__(self, data_dir: Path, cooldown_s: float, count: Callable[[str], None]) -> None:
         self.cooldown_s, self.count = cooldown_s, count
         try:
-            pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
+            _open_mixer()
         except pygame.error as exc:
             out = data_dir / "speaker.raw"
             log.warning("no audio device (%s): writing audio to %s instead", exc, out)
             os.environ["SDL_AUDIODRIVER"] = "disk"
             os.environ["SDL_DISKAUDIOFILE"] = str(out)
-            pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
+            _open_mixer()
         self.driver = os.environ.get("SDL_AUDIODRIVER", "default")
+        # SDL's disk driver writes silence for as long as the device is open (43 kB/s): open it
+        # only while speaking, so the file holds the last thing said and never fills the disk.
+        self.on_demand = self.driver == "disk"
+        if self.on_demand:
+            pygame.mixer.quit()
         self._sounds: OrderedDict[Path, pygame.mixer.Sound] = OrderedDict()
         self._cond = threading.Condition()
         self._waiting: Utterance | None = None
@@ -71,6 +80,8 @@ class Player:
             self._last_text, self._last_submitted = utterance.text, now
             if self._waiting is not None:
                 self.count("superseded")
+                if self._waiting.kind == "item" and utterance.kind != "item":
+                    return True  # a prompt never displaces an item waiting to be said
             self._waiting = utterance
             if utterance.kind == "item" and self._playing is not None:
                 self._interrupt.set()
@@ -87,12 +98,27 @@ class Player:
                 utterance, self._waiting = self._waiting, None
                 self._playing = utterance
                 self._interrupt.clear()
-            self._play(utterance, stop)
+            try:
+                self._play(utterance, stop)
+            except (pygame.error, OSError) as exc:  # e.g. a cache file gone or damaged
+                self.count("play_errors")
+                log.warning("could not play %s: %s", utterance.wav, exc)
             with self._cond:
                 self._playing = None
-        pygame.mixer.quit()
+        if pygame.mixer.get_init():
+            pygame.mixer.quit()
 
     def _play(self, utterance: Utterance, stop: threading.Event) -> None:
+        if self.on_demand:
+            _open_mixer()
+            self._sounds.clear()  # sounds belong to the mixer they were loaded in
+        try:
+            self._play_on_mixer(utterance, stop)
+        finally:
+            if self.on_demand:
+                pygame.mixer.quit()
+
+    def _play_on_mixer(self, utterance: Utterance, stop: threading.Event) -> None:
         sound = self._sound(utterance.wav)
         channel = sound.play()
         started = time.monotonic()

@@ -87,20 +87,27 @@ class Speech:
             future.result(timeout=self.deadline)
         except concurrent.futures.TimeoutError:
             self.count("cloud_timeouts")
-            log.warning("Azure Speech slower than %.2f s; espeak-ng speaks instead", self.deadline)
-            # Keep the late answer for next time, if it comes.
-            future.add_done_callback(lambda f: f.exception() or self.cache.put(key, staged))
+            self._pause_cloud(f"slower than {self.deadline:.2f} s")
+            future.add_done_callback(lambda f: self._late(f, key, staged))
             return None
         except Exception as exc:
             self.count("cloud_failures")
-            self._cloud_paused_until = time.monotonic() + CLOUD_PAUSE_S
-            log.warning(
-                "Azure Speech failed (%s); espeak-ng speaks for the next %d s", exc, CLOUD_PAUSE_S
-            )
+            self._pause_cloud(str(exc))
             staged.unlink(missing_ok=True)
             return None
         self.count("synthesized")
         return self.cache.put(key, staged)
+
+    def _pause_cloud(self, why: str) -> None:
+        self._cloud_paused_until = time.monotonic() + CLOUD_PAUSE_S
+        log.warning("Azure Speech %s; espeak-ng speaks for the next %d s", why, CLOUD_PAUSE_S)
+
+    def _late(self, future: concurrent.futures.Future, key: str, staged: Path) -> None:
+        """A cloud answer after the deadline: kept for next time, or cleaned up."""
+        if future.exception() is None:
+            self.cache.put(key, staged)
+        else:
+            staged.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
