@@ -28,6 +28,8 @@ import pygame
 RATE, CHANNELS = 22050, 1
 """espeak-ng's own format (and the one Azure Speech is asked for), so nothing is resampled."""
 SOUNDS_IN_MEMORY = 64
+IDLE_CLOSE_S = 3.0
+"""Seconds of silence after which the disk audio device is closed."""
 
 log = logging.getLogger("scantalk.voice")
 
@@ -59,11 +61,10 @@ class Player:
             os.environ["SDL_DISKAUDIOFILE"] = str(out)
             _open_mixer()
         self.driver = os.environ.get("SDL_AUDIODRIVER", "default")
-        # SDL's disk driver writes silence for as long as the device is open (43 kB/s): open it
-        # only while speaking, so the file holds the last thing said and never fills the disk.
+        # SDL's disk driver writes silence for as long as the device is open (43 kB/s): close it
+        # when idle, so the file holds the last words said and never fills the disk.
         self.on_demand = self.driver == "disk"
-        if self.on_demand:
-            pygame.mixer.quit()
+        self._idle_since = time.monotonic()
         self._sounds: OrderedDict[Path, pygame.mixer.Sound] = OrderedDict()
         self._cond = threading.Condition()
         self._waiting: Utterance | None = None
@@ -94,6 +95,8 @@ class Player:
             with self._cond:
                 if self._waiting is None:
                     self._cond.wait(0.2)
+                    if self.on_demand and time.monotonic() - self._idle_since > IDLE_CLOSE_S:
+                        self._close_mixer()
                     continue
                 utterance, self._waiting = self._waiting, None
                 self._playing = utterance
@@ -105,18 +108,20 @@ class Player:
                 log.warning("could not play %s: %s", utterance.wav, exc)
             with self._cond:
                 self._playing = None
+        self._close_mixer()
+
+    def _close_mixer(self) -> None:
         if pygame.mixer.get_init():
             pygame.mixer.quit()
+            self._sounds.clear()  # sounds belong to the mixer they were loaded in
 
     def _play(self, utterance: Utterance, stop: threading.Event) -> None:
-        if self.on_demand:
+        if not pygame.mixer.get_init():
             _open_mixer()
-            self._sounds.clear()  # sounds belong to the mixer they were loaded in
         try:
             self._play_on_mixer(utterance, stop)
         finally:
-            if self.on_demand:
-                pygame.mixer.quit()
+            self._idle_since = time.monotonic()
 
     def _play_on_mixer(self, utterance: Utterance, stop: threading.Event) -> None:
         sound = self._sound(utterance.wav)
