@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -96,6 +97,11 @@ class _Subscription:
             self.node.handle(self.handler, message)
 
 
+def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -> None:
+    """Send small messages at once: Nagle's algorithm would hold a scan or ack ~40 ms."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Node:
     """One ScanTalk process on the bus: `camera`, `classifier`, `voice` or `bridge`."""
 
@@ -123,6 +129,7 @@ class Node:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_socket_open = tcp_no_delay
 
     # --- what a node declares -------------------------------------------------------------
 

@@ -13,6 +13,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from scantalk.runtime import tcp_no_delay
+
 
 @dataclass(frozen=True)
 class Heard:
@@ -39,6 +41,7 @@ class Bus:
         self._cond = threading.Condition()
         self.client = mqtt.Client(client_id=f"test-{id(self)}", protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
+        self.client.on_socket_open = tcp_no_delay
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
