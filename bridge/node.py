@@ -108,8 +108,9 @@ class Bridge:
                 backoff = 1.0
                 self.outbox.mark_delivered(record.scan_id, self.destination.name)
                 self.node.count("delivered")
-                self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
                 self.ack(record.station_id, record.scan_id, "delivered")
+            # Once a batch, not once a record: counting is off the per-record path.
+            self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
 
 
 def _scan_id_of(payload: bytes) -> str:
