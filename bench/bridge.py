@@ -1,6 +1,6 @@
 """Bridge throughput and the latency its outbox adds, against the IoT Hub stand-in.
 
-    .venv/bin/python bench/bridge.py [--scans 300]
+    .venv/bin/python -m bench.bridge [--scans 300]
 
 Baseline, in the same run: the same SDK client code (`bridge.destinations.IoTHub`) sending
 records directly, one after another, with no MQTT hop and no outbox. Then the bridge process
@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bridge.destinations import IoTHub
 from scantalk.broker import Broker, free_port
 from scantalk.contract import Guess, InventoryRecord, Scan
+from scantalk.latency import percentile
 from scantalk.processes import stop_process
-from tests.bus import Bus
-from tests.hub import Hub
+from testbench.bus import Bus, wait_online
+from testbench.hub import Hub
 
 
 def scan(prefix: str, n: int) -> Scan:
@@ -45,10 +45,8 @@ def arrivals(hub_bus: Bus, prefix: str) -> dict[str, float]:
 
 
 def summary(name: str, latencies: list[float], seconds: float) -> str:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (f"{name:<28}{len(latencies) / seconds:>10.0f}{statistics.median(ordered):>10.2f}"
-            f"{p99:>10.2f}")  # fmt: skip
+    return (f"{name:<28}{len(latencies) / seconds:>10.0f}{statistics.median(latencies):>10.2f}"
+            f"{percentile(latencies, 0.99):>10.2f}")  # fmt: skip
 
 
 def main() -> None:
@@ -87,7 +85,7 @@ def main() -> None:
                 [sys.executable, "-m", "scantalk", "node", "bridge"], env=node_env
             )
             lane_bus = Bus(lane.port, ["scantalk/#"])
-            lane_bus.wait_for("scantalk/lane-1/bridge/status", lambda h: h.payload == b"online")
+            wait_online(lane_bus, "bridge")
             published_at = {}
             started = time.monotonic()
             for i in range(n):

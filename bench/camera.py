@@ -1,6 +1,6 @@
 """CPU of the camera and classifier nodes with a still scene versus a moving one.
 
-    .venv/bin/python bench/camera.py [--seconds 20]
+    .venv/bin/python -m bench.camera [--seconds 20]
 
 Both nodes run as processes against a real broker; the camera reads a 640x480 video at 15 fps
 (made from tuxpaint photos: an empty counter with sensor noise, or items moving in and out),
@@ -20,12 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from camera_node.gate import Gate, GateSettings
 from scantalk.broker import Broker, free_port
 from scantalk.processes import stop_process
-from tests.bus import Bus
-from tests.scenes import footage, write_video
+from testbench.bus import Bus, wait_online
+from testbench.scenes import footage, write_video
 
 FPS = 15
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -49,8 +48,7 @@ def run_scene(video: Path, seconds: float, tmp: Path) -> dict[str, float]:
             for name in ("classifier", "camera")
         }
         try:
-            for name in nodes:
-                bus.wait_for(f"scantalk/lane-1/{name}/status", lambda h: h.payload == b"online")
+            wait_online(bus, *nodes)
             time.sleep(3)  # past start-up (model load, first frames): measure the steady state
             before = {name: cpu_seconds(p.pid) for name, p in nodes.items()}
             frames_before, started = len(bus.matching("scantalk/+/camera/frame")), time.monotonic()

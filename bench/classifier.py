@@ -1,38 +1,32 @@
 """Classifier latency per frame against bare inference, fp32 and int8, 1 and 2 threads.
 
-    .venv/bin/python bench/classifier.py [--frames 300]
+    .venv/bin/python -m bench.classifier [--frames 300]
 
 "pipeline" is what the node does per frame: JPEG decode + preprocess + inference; "bare" is
 `session.run` alone on the same preprocessed tensor. Both are measured in the same run,
 interleaved, on a real camera-size (640x480) JPEG of a tuxpaint photo. Accuracy is
-`scantalk model eval` on the tuxpaint set (models/tuxpaint-eval.csv).
+`scantalk model eval` on the tuxpaint set (testbench/tuxpaint-eval.csv).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier_node.decision import Thresholds
 from classifier_node.evaluation import evaluate
 from classifier_node.model import Model
-from models.make_eval_set import make as make_eval_set
-from scantalk.scene import photo_frame
-from scantalk.settings import REPO, Settings
+from scantalk.latency import percentile
+from scantalk.scene import TUXPAINT_FOOD, photo_frame
+from scantalk.settings import BUILT_IN_MODELS, Settings
+from testbench.eval_set import make as make_eval_set
 
-PHOTO = Path("/usr/share/tuxpaint/stamps/food/fruit/banana.png")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+PHOTO = TUXPAINT_FOOD / "fruit" / "banana.png"
 
 
 def measure(model: Model, jpeg: bytes, frames: int) -> tuple[list[float], list[float]]:
@@ -62,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         eval_set = make_eval_set(Path(tmp))
         accuracy = {
-            name: evaluate(Model(REPO / "models" / name), eval_set, thresholds)
+            name: evaluate(Model(BUILT_IN_MODELS / name), eval_set, thresholds)
             for name in ("produce", "produce-int8")
         }
     print(f"classifier latency per 640x480 JPEG frame, {args.frames} frames each, ms")
@@ -73,7 +67,7 @@ def main() -> None:
     medians = {}
     for name in ("produce", "produce-int8"):
         for threads in (1, 2):
-            bare, pipeline = measure(Model(REPO / "models" / name, threads), jpeg, args.frames)
+            bare, pipeline = measure(Model(BUILT_IN_MODELS / name, threads), jpeg, args.frames)
             b, p = statistics.median(bare), statistics.median(pipeline)
             medians[name, threads] = p
             print(

@@ -1,6 +1,6 @@
 """Voice latency: from a speech request arriving to its first audio going out, cache hit vs miss.
 
-    .venv/bin/python bench/voice.py [--requests 40]
+    .venv/bin/python -m bench.voice [--requests 40]
 
 Runs a real broker and a real voice node (espeak-ng, pygame on SDL's disk driver), sends
 requests one at a time and reads `latency_ms` from each `…/voice/spoken` event. Misses are
@@ -17,18 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scantalk.broker import Broker, free_port
 from scantalk.contract import SayRequest
+from scantalk.latency import percentile
 from scantalk.processes import stop_process
-from tests.bus import Bus
+from testbench.bus import Bus, wait_online
 
 ITEMS = ["Banana", "Lemon", "Broccoli", "Pineapple", "Strawberry", "Pomegranate", "Bell pepper"]
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def main() -> None:
@@ -47,7 +42,7 @@ def main() -> None:
         }
         node = subprocess.Popen([sys.executable, "-m", "scantalk", "node", "voice"], env=env)
         bus = Bus(broker.port, ["scantalk/#"])
-        bus.wait_for("scantalk/lane-1/voice/status", lambda h: h.payload == b"online")
+        wait_online(bus, "voice")
         results: dict[str, list[float]] = {"miss": [], "hit": []}
 
         def request(text: str, scan_id: str) -> dict:
@@ -75,7 +70,8 @@ def main() -> None:
     print(f"{'path':<24}{'n':>5}{'median':>10}{'p99':>10}")
     for mode, label in (("miss", "cache miss (espeak-ng)"), ("hit", "cache hit")):
         values = results[mode]
-        print(f"{label:<24}{len(values):>5}{statistics.median(values):>10.1f}{p99(values):>10.1f}")
+        median, p99 = statistics.median(values), percentile(values, 0.99)
+        print(f"{label:<24}{len(values):>5}{median:>10.1f}{p99:>10.1f}")
     ratio = statistics.median(results["miss"]) / statistics.median(results["hit"])
     print(f"cache hit is {ratio:.1f}x faster than a miss (medians)")
 

@@ -13,8 +13,9 @@ import os
 import socket
 from typing import Any, Protocol
 
+from bridge.settings import BridgeSettings
 from scantalk.contract import InventoryRecord
-from scantalk.settings import SettingError, Settings
+from scantalk.settings import SettingError
 
 OUTPUT = "inventory"
 EDGE_VARIABLES = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID", "IOTEDGE_DEVICEID")
@@ -113,7 +114,7 @@ def _read_ca(ca_file: str) -> str:
         ) from exc
 
 
-def open_destination(settings: Settings) -> Destination:
+def open_destination(settings: BridgeSettings) -> Destination:
     if settings.iothub_connection_string:
         ca = str(settings.iothub_ca_file) if settings.iothub_ca_file else None
         return IoTHub.from_connection_string(settings.iothub_connection_string, ca)

@@ -9,36 +9,38 @@ stored once. Every scan gets acknowledgements on `…/inventory/ack`: `queued`, 
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 
 from bridge.destinations import Destination, open_destination
 from bridge.outbox import Outbox
-from scantalk.contract import ContractError, InventoryAck, InventoryRecord, Scan, Topics
+from bridge.settings import BridgeSettings
+from scantalk.contract import (
+    AckStatus,
+    ContractError,
+    InventoryAck,
+    InventoryRecord,
+    NodeName,
+    Scan,
+    Topics,
+)
 from scantalk.runtime import Delivery, Message, Node
-from scantalk.settings import Settings
 
 MAX_BACKOFF_S = 60
 BATCH = 100
 NEAR_FULL = 0.8
 
 
-def outbox_path(settings: Settings) -> Path:
-    return settings.data_dir / "inventory.sqlite"
-
-
-def scan_filter(settings: Settings) -> str:
+def scan_filter(settings: BridgeSettings) -> str:
     """Which scans this bridge takes: its station's, all stations' (`+`), in a share group."""
     topic = Topics(settings.bridge_stations or settings.station).scan
     return f"$share/{settings.bridge_share_group}/{topic}" if settings.bridge_share_group else topic
 
 
 class Bridge:
-    def __init__(self, node: Node, settings: Settings) -> None:
+    def __init__(self, node: Node, settings: BridgeSettings) -> None:
         self.node, self.settings = node, settings
         self.destination: Destination = open_destination(settings)
-        self.outbox = Outbox(outbox_path(settings))
+        self.outbox = Outbox(settings.outbox_path)
         self.wake = threading.Event()
         self.accepting = threading.Lock()
         pending = self.outbox.count(pending_only=True)
@@ -46,19 +48,19 @@ class Bridge:
         node.log.info(
             "mode %s (device %s): scans from %s; outbox %s with %d pending",
             self.destination.mode, self.destination.device_id, scan_filter(settings),
-            outbox_path(settings), pending,
+            settings.outbox_path, pending,
         )  # fmt: skip
         node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
 
     def on_scan(self, message: Message) -> None:
-        station = message.topic.split("/")[1]
+        station = Topics.station_of(message.topic)
         try:
             scan = Scan.from_json(message.payload)
             if scan.station != station:
                 raise ContractError(f"scan of station {scan.station!r} on {station}'s topic")
         except ContractError as exc:
-            self.ack(station, _scan_id_of(message.payload), "rejected", reason=str(exc))
+            self.ack(station, Scan.id_of(message.payload), AckStatus.REJECTED, reason=str(exc))
             raise  # logged and counted as rejected by the runtime
         record = InventoryRecord.from_scan(scan, self.destination.device_id, self.settings.store)
         # Only a failure to store is fatal (the runtime exits unacknowledged, so the broker keeps
@@ -67,7 +69,7 @@ class Bridge:
             if not self.outbox.add(record):
                 self.node.count("duplicates")
                 return
-            self.ack(scan.station, scan.scan_id, "queued")
+            self.ack(scan.station, scan.scan_id, AckStatus.QUEUED)
             pending = self.outbox.count(pending_only=True)
         self.node.count("accepted")
         self.node.gauge("outbox_pending", pending)
@@ -79,7 +81,7 @@ class Bridge:
             )  # fmt: skip
         self.wake.set()
 
-    def ack(self, station: str, scan_id: str, status: str, reason: str | None = None) -> None:
+    def ack(self, station: str, scan_id: str, status: AckStatus, reason: str | None = None) -> None:
         ack = InventoryAck(station, scan_id, status, self.destination.name, reason)
         self.node.publish(Topics(station).inventory_ack, ack, qos=1)
 
@@ -108,24 +110,13 @@ class Bridge:
                 backoff = 1.0
                 self.outbox.mark_delivered(record.scan_id, self.destination.name)
                 self.node.count("delivered")
-                self.ack(record.station_id, record.scan_id, "delivered")
+                self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED)
             # Once a batch, not once a record: counting is off the per-record path.
             self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
 
 
-def _scan_id_of(payload: bytes) -> str:
-    """The scan id of a payload we reject, if it has a usable one."""
-    try:
-        scan_id = json.loads(payload).get("scan_id")
-    except (ValueError, RecursionError, AttributeError):
-        return ""
-    if not isinstance(scan_id, str) or len(scan_id) > 128:
-        return ""
-    return scan_id.encode("utf-8", "replace").decode()
-
-
-def main(settings: Settings) -> None:
-    node = Node("bridge", settings, persistent_session=True)
+def main(settings: BridgeSettings) -> None:
+    node = Node(NodeName.BRIDGE, settings, persistent_session=True)
     bridge = Bridge(node, settings)
     try:
         node.run()

@@ -29,8 +29,9 @@ class GateSettings:
     min_change: float = 0.01
     """Share of the region of interest that must change for a frame to be new."""
     settle_frames: int = 7
-    """Frames still sent after a change: enough for the classifier to decide (its stable
-    frames) and to ask to hold an unrecognised item still (twice that), plus one."""
+    """Frames still sent after a change, so the classifier can decide on a still scene. The
+    classifier says how many it needs (`settle_frames` on its retained `…/config/state`);
+    this default holds only until it has said so."""
     heartbeat_s: float = 10.0
     learning_rate: float = 0.02
     """How fast the background model follows a still scene (share per frame)."""

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
 import cv2
+import numpy as np
 
 from camera_node.gate import Gate, GateSettings, Verdict
+from camera_node.settings import CameraSettings
 from camera_node.snapshots import Snapshots
 from camera_node.sources import Source, open_source
-from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, Scan, now_rfc3339
+from scantalk.contract import (
+    FRAME_EXPIRY_S,
+    ClassifierConfig,
+    FrameInfo,
+    NodeName,
+    Scan,
+    SnapshotInfo,
+    now_rfc3339,
+)
 from scantalk.runtime import Message, Node
-from scantalk.settings import Settings
 
 MAX_BACKOFF_S = 5
 """A lost camera is retried at least this often, and never in a busy loop."""
@@ -20,12 +30,11 @@ SNAPSHOTS_KEPT = 200
 
 
 class Camera:
-    def __init__(self, node: Node, settings: Settings) -> None:
+    def __init__(self, node: Node, settings: CameraSettings) -> None:
         self.node, self.settings = node, settings
         self.source: Source = open_source(settings)
         self.gate = Gate(
             GateSettings(
-                settle_frames=2 * settings.stable_frames + 1,
                 min_change=settings.camera_min_change,
                 heartbeat_s=settings.camera_heartbeat,
                 roi=settings.camera_roi,
@@ -35,6 +44,7 @@ class Camera:
         self.run_id = f"{int(time.time()):x}"
         node.add_worker(self.capture)
         node.subscribe(node.topics.scan, self.on_scan, qos=1)
+        node.subscribe(node.topics.classifier_config_state, self.on_classifier_config, qos=1)
         gate = self.gate.settings if settings.camera_gate else "off"
         node.log.info(
             "source %s at up to %.1f fps; gate %s",
@@ -79,7 +89,7 @@ class Camera:
             stop.wait(next_tick - time.monotonic())
         self.source.close()
 
-    def publish(self, frame: object, frame_id: str, verdict: Verdict) -> None:
+    def publish(self, frame: np.ndarray, frame_id: str, verdict: Verdict) -> None:
         quality = [cv2.IMWRITE_JPEG_QUALITY, self.settings.camera_quality]
         jpeg = cv2.imencode(".jpg", frame, quality)[1].tobytes()
         info = FrameInfo(
@@ -105,14 +115,27 @@ class Camera:
         if jpeg is None:
             self.node.count("snapshots_missing")
             return
-        props = [("scan_id", scan.scan_id), ("label", scan.label), ("frame_id", scan.frame_id)]
+        info = SnapshotInfo(scan.scan_id, scan.label, scan.frame_id)
         self.node.publish(
-            self.node.topics.snapshot, jpeg, qos=1, retain=True, user_properties=props
+            self.node.topics.snapshot,
+            jpeg,
+            qos=1,
+            retain=True,
+            user_properties=info.to_properties(),
         )
         self.node.count("snapshots")
 
+    def on_classifier_config(self, message: Message) -> None:
+        """Send as many settle frames as the classifier's decision needs, as it says now."""
+        if not message.payload:
+            return  # the retained state was cleared
+        settle = ClassifierConfig.from_json(message.payload).settle_frames
+        if settle and settle != self.gate.settings.settle_frames:
+            self.gate.settings = dataclasses.replace(self.gate.settings, settle_frames=settle)
+            self.node.log.info("classifier needs %d frames of a scene: settle frames now", settle)
 
-def main(settings: Settings) -> None:
-    node = Node("camera", settings)
+
+def main(settings: CameraSettings) -> None:
+    node = Node(NodeName.CAMERA, settings)
     Camera(node, settings)
     node.run()

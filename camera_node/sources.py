@@ -17,10 +17,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from scantalk.scene import IMAGE_SUFFIXES, empty_scene, photo_frame
-from scantalk.settings import SettingError, Settings
+from camera_node.settings import CameraSettings
+from scantalk.scene import IMAGE_SUFFIXES, TUXPAINT_FOOD, empty_scene, photo_frame
+from scantalk.settings import SettingError
 
-TUXPAINT_FOOD = Path("/usr/share/tuxpaint/stamps/food")
 DEMO_ITEMS = [
     "fruit/banana.png",
     "fruit/lemon.png",
@@ -112,7 +112,7 @@ class CaptureSource:
         self.capture.release()
 
 
-def open_source(settings: Settings) -> Source:
+def open_source(settings: CameraSettings) -> Source:
     spec = settings.camera_source
     dwell = max(1, round(settings.camera_dwell * settings.camera_fps))
     gap = round(settings.camera_gap * settings.camera_fps)

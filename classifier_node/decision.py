@@ -21,12 +21,31 @@ class Thresholds:
     empty_below: float
     """Total probability of announced labels below which the scan area counts as empty."""
 
+    @property
+    def settle_frames(self) -> int:
+        """Frames of one scene the decision needs to settle: a scan, an end of placement, or
+        the unsure prompt (twice `stable_frames`), and one to spare. The camera sends this many
+        after each change of scene, so a still item is decided on."""
+        return 2 * self.stable_frames + 1
 
-def judge(top: Guess, presence: float, t: Thresholds) -> str:
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model makes of one frame, as the decision needs it."""
+
+    best: Guess
+    """The most likely announced label."""
+    presence: float
+    """Total probability of announced labels: low when nothing (known) is there."""
+    top: list[Guess]
+    """The most likely labels of all, best first, for the prediction and the alternatives."""
+
+
+def judge(reading: Reading, t: Thresholds) -> str:
     """What one frame shows: `EMPTY`, a confident label, or `UNSURE`."""
-    if presence < t.empty_below:
+    if reading.presence < t.empty_below:
         return EMPTY
-    return top.label if top.confidence >= t.threshold else UNSURE
+    return reading.best.label if reading.best.confidence >= t.threshold else UNSURE
 
 
 class ScanDecider:
@@ -48,10 +67,10 @@ class ScanDecider:
         self._announced: str | None = None
         self._prompted = False
 
-    def observe(self, top: Guess, presence: float) -> Guess | None:
-        """Feed one frame's best announced guess and presence; returns it when it is a new scan."""
+    def observe(self, reading: Reading) -> Guess | None:
+        """Feed one frame's reading; returns its best guess when that is a new scan."""
         t = self.thresholds
-        state = judge(top, presence, t)
+        state = judge(reading, t)
         if state == self._candidate:
             self._streak += 1
         else:
@@ -70,4 +89,4 @@ class ScanDecider:
         if self._streak < t.stable_frames or state == self._announced:
             return None
         self._announced, self._prompted = state, False
-        return None if state == EMPTY else top
+        return None if state == EMPTY else reading.best

@@ -7,24 +7,20 @@ as one frame is at the lane: a confident label, or no scan.
 
 from __future__ import annotations
 
-import statistics
+import dataclasses
 import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from classifier_node.decision import Thresholds, judge
 from classifier_node.model import Model
-from scantalk.catalog import Catalog
+from scantalk.latency import summary
 from scantalk.scene import IMAGE_SUFFIXES, photo_frame
 
 NOTHING = "nothing"
 
 
 def evaluate(model: Model, images_dir: Path, thresholds: Thresholds) -> dict:
-    catalog = Catalog.load(model.dir / "catalog.csv")
-    announced = np.array([catalog.get(label).announce for label in model.labels])
     confusion: Counter[tuple[str, str]] = Counter()
     latencies = []
     for folder in sorted(p for p in images_dir.iterdir() if p.is_dir()):
@@ -36,25 +32,22 @@ def evaluate(model: Model, images_dir: Path, thresholds: Thresholds) -> dict:
         for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             rgb = photo_frame(path)
             started = time.perf_counter()
-            probabilities = model.classify(rgb)
+            reading = model.read(rgb)
             latencies.append((time.perf_counter() - started) * 1000)
-            best = model.ranked(np.where(announced, probabilities, 0), top=1)[0]
-            verdict = judge(best, float(probabilities[announced].sum()), thresholds)
+            verdict = judge(reading, thresholds)
             confusion[truth, verdict if verdict in model.labels else NOTHING] += 1
     classes = sorted({t for t, _ in confusion}, key=lambda c: (c == NOTHING, c))
     predicted = sorted({p for _, p in confusion} | set(classes), key=lambda c: (c == NOTHING, c))
-    per_class = {
-        c: {
-            "images": sum(n for (t, _), n in confusion.items() if t == c),
+    per_class: dict[str, dict[str, float]] = {}
+    for c in classes:
+        images = sum(n for (t, _), n in confusion.items() if t == c)
+        per_class[c] = {
+            "images": images,
             "correct": confusion[c, c],
+            "accuracy": round(confusion[c, c] / images, 4),
         }
-        for c in classes
-    }
-    for row in per_class.values():
-        row["accuracy"] = round(row["correct"] / row["images"], 4)
     total = sum(confusion.values())
     produce = [c for c in classes if c != NOTHING]
-    latencies.sort()
     return {
         "model": model.name,
         "images": total,
@@ -66,11 +59,8 @@ def evaluate(model: Model, images_dir: Path, thresholds: Thresholds) -> dict:
             "labels": predicted,
             "rows": {t: [confusion[t, p] for p in predicted] for t in classes},
         },
-        "latency_ms": {
-            "median": round(statistics.median(latencies), 2),
-            "p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
-        },
-        "thresholds": vars(thresholds),
+        "latency_ms": summary(latencies),
+        "thresholds": dataclasses.asdict(thresholds),
     }
 
 

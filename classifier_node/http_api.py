@@ -35,10 +35,10 @@ class ImageApi:
             raise SettingError(
                 "SCANTALK_HTTP_PORT", port, f"a free port on {host} ({exc})"
             ) from exc
-        self.server = make_server(host, port, self.app, threaded=True, fd=listener.detach())
+        app = Request.application(self.respond)
+        self.server = make_server(host, port, app, threaded=True, fd=listener.detach())
 
-    @Request.application
-    def app(self, request: Request) -> Response:
+    def respond(self, request: Request) -> Response:
         request.max_content_length = MAX_IMAGE_BYTES  # also bounds chunked uploads
         try:
             if request.path.rstrip("/") != "/image":

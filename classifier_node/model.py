@@ -1,7 +1,7 @@
 """Load an image-classification ONNX model with onnxruntime and run it on camera frames.
 
-A model directory holds `model.onnx`, `labels.txt` and optionally `catalog.csv`. Both kinds of
-Azure Custom Vision ONNX export load unchanged:
+A model directory (`scantalk.model_folder`) holds `model.onnx`, `labels.txt` and optionally
+`catalog.csv`. Both kinds of Azure Custom Vision ONNX export load unchanged:
 
 - the older kind: input `data` [N,3,H,W]; outputs `classLabel` and `loss`, a label -> probability
   map per image;
@@ -24,7 +24,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image, UnidentifiedImageError
 
+from classifier_node.decision import Reading
 from scantalk.contract import ContractError, Guess
+from scantalk.model_folder import ModelFolder
 from scantalk.settings import SettingError
 
 # value range name -> (scale, offset) applied to 0..255 pixel values
@@ -63,19 +65,16 @@ class Model:
     """One loaded model: its labels, its preprocessing, and one reused inference session."""
 
     def __init__(self, model_dir: Path, threads: int = 2) -> None:
-        onnx_path, labels_path = model_dir / "model.onnx", model_dir / "labels.txt"
-        if not onnx_path.is_file() or not labels_path.is_file():
-            raise _model_error(model_dir, "a directory holding model.onnx and labels.txt")
-        self.dir = model_dir
-        self.name = model_dir.resolve().name
-        self.labels = [
-            line.strip() for line in labels_path.read_text().splitlines() if line.strip()
-        ]
+        self.folder = ModelFolder.open(model_dir)
+        self.name = self.folder.name
+        self.labels = list(self.folder.labels)
+        self.announced = np.array(self.folder.announced, dtype=bool)
+        """Per label: is it ever a scan? Others (`background`, `hand`) count as nothing."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(
-                str(onnx_path), options, providers=["CPUExecutionProvider"]
+                str(self.folder.onnx), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise _model_error(model_dir, f"a valid ONNX model ({exc})") from exc
@@ -160,6 +159,14 @@ class Model:
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
         return self.run(self.preprocess(rgb))
+
+    def read(self, rgb: np.ndarray) -> Reading:
+        """One frame, from pixels to what the scan decision judges: the lane and the
+        evaluation both go through here, so the README's figures are the lane's."""
+        probabilities = self.classify(rgb)
+        best = self.ranked(np.where(self.announced, probabilities, 0), top=1)[0]
+        presence = round(float(probabilities[self.announced].sum()), 4)
+        return Reading(best, presence, self.ranked(probabilities))
 
     def ranked(self, probabilities: np.ndarray, top: int = 3) -> list[Guess]:
         """The `top` most likely labels, best first."""

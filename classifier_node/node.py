@@ -6,36 +6,34 @@ import dataclasses
 import time
 import uuid
 
-import numpy as np
-
 from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
-from scantalk.catalog import Catalog
+from classifier_node.settings import ClassifierSettings
 from scantalk.contract import (
     ClassifierConfig,
     ContractError,
     FrameInfo,
     Guess,
+    NodeName,
     Prediction,
+    SayKind,
     SayRequest,
     Scan,
 )
 from scantalk.phrases import render
 from scantalk.runtime import Delivery, Message, Node
-from scantalk.settings import SettingError, Settings
+from scantalk.settings import SettingError
 
-TUNABLE = ("threshold", "stable_frames", "empty_below")
+TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
+"""What `…/classifier/config` may change at run time."""
 
 
 class Classifier:
-    def __init__(self, node: Node, settings: Settings) -> None:
+    def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
         self.model = Model(settings.model_dir, threads=settings.inference_threads)
-        self.catalog = Catalog.load(settings.model_dir / "catalog.csv")
-        # Labels such as `background` or `hand` are never announced; they count as "nothing".
-        self.announced = np.array([self.catalog.get(label).announce for label in self.model.labels])
-        self.decider = ScanDecider(Thresholds(*(getattr(settings, name) for name in TUNABLE)))
+        self.decider = ScanDecider(settings.thresholds)
         node.log.info(
             "model %s (%s, %d labels): %s; %s",
             self.model.name, self.model.kind, len(self.model.labels),
@@ -62,27 +60,25 @@ class Classifier:
     def on_frame(self, message: Message) -> None:
         started = time.perf_counter()
         info = FrameInfo.from_properties(message.properties)
-        probabilities = self.model.classify(self.model.decode(message.payload))
-        presence = float(probabilities[self.announced].sum())
+        reading = self.model.read(self.model.decode(message.payload))
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.node.count("frames")
-        top = self.model.ranked(probabilities)
         self.node.publish(
             self.node.topics.prediction,
             Prediction(
-                self.settings.station, info.frame_id, self.model.name, round(elapsed_ms, 2), top,
-                presence=round(presence, 4),
+                self.settings.station, info.frame_id, self.model.name, round(elapsed_ms, 2),
+                reading.top, presence=reading.presence,
             ),
         )  # fmt: skip
-        best = self.model.ranked(np.where(self.announced, probabilities, 0), top=1)[0]
-        verdict = self.decider.observe(best, presence)
+        verdict = self.decider.observe(reading)
         if verdict is UNSURE_PROMPT:
-            self.say(render("unsure", self.settings.language), kind="prompt")
+            self.say(render("unsure", self.settings.language), kind=SayKind.PROMPT)
         elif verdict:
-            self.announce(verdict, [g for g in top if g.label != verdict.label], info.frame_id)
+            alternatives = [g for g in reading.top if g.label != verdict.label]
+            self.announce(verdict, alternatives, info.frame_id)
 
     def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
-        product = self.catalog.get(guess.label)
+        product = self.model.folder.catalog.get(guess.label)
         station, language = self.settings.station, self.settings.language
         scan = Scan(
             scan_id=str(uuid.uuid4()),
@@ -100,7 +96,7 @@ class Classifier:
         self.node.count("scans")
         self.node.log.info("scan %s: %s (%.2f)", scan.scan_id, scan.label, scan.confidence)
 
-    def say(self, text: str, kind: str = "item", scan_id: str | None = None) -> None:
+    def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
         request = SayRequest(self.settings.station, text, self.settings.language, scan_id, kind)
         self.node.publish(self.node.topics.say, request, qos=1)
 
@@ -110,7 +106,7 @@ class Classifier:
         try:
             change = ClassifierConfig.from_json(message.payload)
             updates = {
-                name: Settings.parse_value(name, getattr(change, name))
+                name: ClassifierSettings.parse_value(name, getattr(change, name))
                 for name in TUNABLE
                 if getattr(change, name) is not None
             }
@@ -124,11 +120,14 @@ class Classifier:
         self.publish_config()
 
     def publish_config(self, error: str | None = None) -> None:
-        state = ClassifierConfig(**dataclasses.asdict(self.decider.thresholds), error=error)
+        thresholds = self.decider.thresholds
+        state = ClassifierConfig(
+            **dataclasses.asdict(thresholds), settle_frames=thresholds.settle_frames, error=error
+        )
         self.node.publish(self.node.topics.classifier_config_state, state, qos=1, retain=True)
 
 
-def main(settings: Settings) -> None:
-    node = Node("classifier", settings)
+def main(settings: ClassifierSettings) -> None:
+    node = Node(NodeName.CLASSIFIER, settings)
     Classifier(node, settings)
     node.run()

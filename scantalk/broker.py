@@ -1,28 +1,18 @@
-"""Run a local Mosquitto with the project's development config (`mosquitto/dev.conf`)."""
+"""Run a local Mosquitto with the lane's development config (`broker.conf`, package data)."""
 
 from __future__ import annotations
 
 import getpass
 import shutil
 import socket
-import string
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 from scantalk.processes import die_with_parent, stop_process
-from scantalk.settings import REPO
 
-DEV_CONF = REPO / "mosquitto" / "dev.conf"
-LANE_TO_STORE = REPO / "mosquitto" / "lane-to-store.conf"
-
-
-def lane_to_store_conf(station: str, store_host: str, store_port: int) -> str:
-    """`mosquitto/lane-to-store.conf` for one lane, as `envsubst` would render it."""
-    return string.Template(LANE_TO_STORE.read_text()).substitute(
-        STATION=station, STORE_HOST=store_host, STORE_PORT=store_port
-    )
+DEV_CONF = Path(__file__).resolve().parent / "broker.conf"
 
 
 class BrokerError(RuntimeError):

@@ -1,138 +1,147 @@
-"""The `scantalk` command: `up`, `node <name>`, `records`."""
+"""The `scantalk` command: `up`, `node <name>`, `settings`, and the commands nodes bring.
+
+The core knows no node: each installed node package registers its settings, how to run it and
+its own commands (`records`, `model …`, `voice warm`) through the registry (entry points).
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
+import dataclasses
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from dotenv import dotenv_values
 
 from scantalk.broker import BrokerError
-from scantalk.contract import NODES
+from scantalk.contract import NodeName
+from scantalk.registry import NodeSpec, nodes
 from scantalk.settings import SettingError, Settings
 
-NODE_MODULES = {
-    "camera": "camera_node.node",
-    "classifier": "classifier_node.node",
-    "voice": "voice_node.node",
-    "bridge": "bridge.node",
-}
+Handler = Callable[[argparse.Namespace, Mapping[str, str], Mapping[str, str | None]], int]
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="scantalk", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="run a whole lane: broker and the four nodes")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run a whole lane: broker and every node")
     up.add_argument("--demo", action="store_true", help="camera shows the demo photos")
+    _add_settings(up, [spec.settings for spec in specs.values()])
+    up.set_defaults(handler=_up, settings_classes=[spec.settings for spec in specs.values()])
+
     node = commands.add_parser("node", help="run one node")
-    node.add_argument("name", choices=NODES)
-    records = commands.add_parser("records", help="list the inventory records the bridge stored")
-    records.add_argument("--pending", action="store_true", help="only those not yet delivered")
-    records.add_argument("--json", action="store_true", help="one JSON record per line")
-    model = commands.add_parser("model", help="inspect or evaluate a model directory")
-    model_commands = model.add_subparsers(dest="model_command", required=True)
-    info = model_commands.add_parser("info", help="inputs, outputs, preprocessing, labels")
-    info.add_argument("model_path", metavar="MODEL_DIR")
-    evaluate = model_commands.add_parser(
-        "eval", help="per-class accuracy, confusion matrix and latency on labelled photos"
+    node_names = node.add_subparsers(dest="name", required=True, metavar="NAME")
+    for spec in specs.values():
+        sub = node_names.add_parser(spec.name, help=f"run the {spec.name} node")
+        _add_settings(sub, [spec.settings])
+        sub.set_defaults(handler=_with_settings(spec, _runner(spec)))
+
+    show = commands.add_parser(
+        "settings", help="print the settings in force and where each came from"
     )
-    evaluate.add_argument("model_path", metavar="MODEL_DIR")
-    evaluate.add_argument(
-        "images", metavar="IMAGES_DIR", help="one sub-folder per label, and nothing/"
-    )
-    evaluate.add_argument("--json", action="store_true", help="the result as JSON")
-    voice = commands.add_parser("voice", help="the voice's audio cache")
-    voice_commands = voice.add_subparsers(dest="voice_command", required=True)
-    warm = voice_commands.add_parser(
-        "warm", help="pre-synthesise the catalog's names and the phrases into the audio cache"
-    )
-    for sub in (up, node, records, evaluate, warm):
-        Settings.add_arguments(
-            sub.add_argument_group("settings (flags win over SCANTALK_* variables)")
-        )
+    show_names = show.add_subparsers(dest="name", metavar="NODE")
+    _add_settings(show, [Settings])
+    show.set_defaults(handler=_show_settings, settings_classes=[Settings])
+    for spec in specs.values():
+        sub = show_names.add_parser(spec.name, help=f"the {spec.name} node's settings")
+        _add_settings(sub, [spec.settings])
+        sub.set_defaults(handler=_show_settings, settings_classes=[spec.settings])
+
+    groups: dict[tuple[str, ...], Any] = {(): commands}
+    for spec in specs.values():
+        for command in spec.commands:
+            for depth in range(1, len(command.words)):
+                prefix = command.words[:depth]
+                if prefix not in groups:
+                    group = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} …")
+                    groups[prefix] = group.add_subparsers(dest=f"command_{depth}", required=True)
+            sub = groups[command.words[:-1]].add_parser(command.words[-1], help=command.help)
+            command.arguments(sub)
+            _add_settings(sub, [spec.settings])
+            sub.set_defaults(handler=_with_settings(spec, command.run))
     return root
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if getattr(args, "demo", False):
+def _add_settings(parser: argparse.ArgumentParser, classes: list[type[Settings]]) -> None:
+    """Flags for every field of these settings classes, each once."""
+    group = parser.add_argument_group("settings (flags win over SCANTALK_* variables)")
+    seen: set[str] = set()
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            if f.name not in seen:
+                seen.add(f.name)
+                cls.add_argument(group, f)
+
+
+def _runner(spec: NodeSpec) -> Callable[[argparse.Namespace, Any], int]:
+    def run(_args: argparse.Namespace, settings: Any) -> int:
+        spec.run(settings)
+        return 0
+
+    return run
+
+
+def _with_settings(spec: NodeSpec, run: Callable[[argparse.Namespace, Any], int]) -> Handler:
+    def handler(
+        args: argparse.Namespace, environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+    ) -> int:
+        settings = spec.settings.load(environ, args, dotenv)
+        try:
+            return run(args, settings)
+        except ModuleNotFoundError as exc:
+            print(
+                f"scantalk: the {spec.name} node needs {exc.name}, which is not installed: "
+                f"pip install 'scantalk[{spec.extra}]'",
+                file=sys.stderr,
+            )
+            return 2
+
+    return handler
+
+
+def _up(
+    args: argparse.Namespace, environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+) -> int:
+    from scantalk import stack
+
+    if args.demo:
         args.camera_source = "demo"
+    for cls in args.settings_classes:  # every node's settings: a bad one stops the lane now
+        cls.load(environ, args, dotenv)
+    settings = Settings.load(environ, args, dotenv)
+    flags = {
+        Settings.env_name(f.name): value
+        for cls in args.settings_classes
+        for f in dataclasses.fields(cls)
+        if (value := getattr(args, f.name, None)) is not None
+    }
+    explicit = "SCANTALK_MQTT_PORT" in flags or "SCANTALK_MQTT_PORT" in {**dotenv, **environ}
+    return stack.up(stack.choose_port(settings, explicit), flags)
+
+
+def _show_settings(
+    args: argparse.Namespace, environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+) -> int:
+    (cls,) = args.settings_classes
+    origins = cls.load(environ, args, dotenv).origins(environ, args, dotenv)
+    width = max(len(o.variable) for o in origins)
+    for origin in origins:
+        print(f"{origin.variable:<{width}}  {origin.shown or '-':<28} ({origin.source})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser(nodes()).parse_args(argv)
     # Secrets such as the IoT Hub connection string may sit in an (ignored) .env file.
-    environ = {k: v for k, v in dotenv_values(".env").items() if v is not None} | dict(os.environ)
+    dotenv = dotenv_values(".env")
     try:
-        settings = Settings.load(environ, args)
-        if args.command == "up":
-            from scantalk import stack
-
-            explicit = args.mqtt_port is not None or "SCANTALK_MQTT_PORT" in environ
-            return stack.up(stack.choose_port(settings, explicit))
-        if args.command == "node":
-            importlib.import_module(NODE_MODULES[args.name]).main(settings)
-            return 0
-        if args.command == "model":
-            return model_command(args, settings)
-        if args.command == "voice":
-            from voice_node.warm import warm_cache
-
-            print(warm_cache(settings))
-            return 0
-        return show_records(settings, pending_only=args.pending, as_json=args.json)
+        return args.handler(args, os.environ, dotenv)
     except SettingError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
         return 2
     except BrokerError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
         return 1
-
-
-def model_command(args: argparse.Namespace, settings: Settings) -> int:
-    from classifier_node.decision import Thresholds
-    from classifier_node.evaluation import evaluate, report
-    from classifier_node.model import Model
-
-    model = Model(Path(args.model_path), threads=settings.inference_threads)
-    if args.model_command == "info":
-        print(json.dumps(model.describe(), indent=2))
-        return 0
-    thresholds = Thresholds(settings.threshold, settings.stable_frames, settings.empty_below)
-    result = evaluate(model, Path(args.images), thresholds)
-    print(json.dumps(result, indent=2) if args.json else report(result))
-    return 0
-
-
-def show_records(settings: Settings, pending_only: bool, as_json: bool) -> int:
-    from bridge.node import outbox_path
-    from bridge.outbox import Outbox
-
-    path = outbox_path(settings)
-    if not path.exists():
-        print(f"no records yet ({path} does not exist)", file=sys.stderr)
-        return 0
-    outbox = Outbox(path)
-    for stored in outbox.records(pending_only):
-        r = stored.record
-        if as_json:
-            print(
-                json.dumps(
-                    {
-                        **r.to_dict(),
-                        "deliveredAt": stored.delivered_at,
-                        "destination": stored.destination,
-                    }
-                )
-            )
-        else:
-            state = (
-                f"{stored.destination} {stored.delivered_at}" if stored.delivered_at else "pending"
-            )
-            print(
-                f"{r.scanned_at}  {r.station_id}  {r.display_name:<20} plu={r.plu or '-':<5} "
-                f"conf={r.confidence:.2f}  {r.scan_id}  {state}"
-            )
-    outbox.close()
-    return 0

@@ -9,16 +9,28 @@ properties (`FrameInfo`), so `mosquitto_pub -f photo.jpg` is a valid camera.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 ROOT = "scantalk"
-NODES = ("camera", "classifier", "voice", "bridge")
+
+
+class NodeName(StrEnum):
+    """The nodes of a lane: each has `…/<node>/status` and `…/<node>/stats`."""
+
+    CAMERA = "camera"
+    CLASSIFIER = "classifier"
+    VOICE = "voice"
+    BRIDGE = "bridge"
+
+
 ONLINE = b"online"
 OFFLINE = b"offline"
 MAX_TEXT = 1000
@@ -93,17 +105,28 @@ class Topics:
     def inventory_ack(self) -> str:
         return self._t("inventory", "ack")
 
-    def status(self, node: str) -> str:
+    def status(self, node: NodeName) -> str:
         return self._t(_node(node), "status")
 
-    def stats(self, node: str) -> str:
+    def stats(self, node: NodeName) -> str:
         return self._t(_node(node), "stats")
 
+    @staticmethod
+    def station_of(topic: str) -> str:
+        """The station a topic belongs to: `scantalk/lane-1/scan` -> `lane-1`."""
+        root, _, rest = topic.partition("/")
+        station = rest.partition("/")[0]
+        if root != ROOT or not _STATION.match(station):
+            raise ContractError(f"topic {topic[:200]!r} is not under {ROOT}/<station>/")
+        return station
 
-def _node(node: str) -> str:
-    if node not in NODES:
-        raise ContractError(f"unknown node {node!r}; nodes are {', '.join(NODES)}")
-    return node
+
+def _node(name: str) -> NodeName:
+    try:
+        return NodeName(name)
+    except ValueError:
+        nodes = ", ".join(NodeName)
+        raise ContractError(f"unknown node {name!r}; nodes are {nodes}") from None
 
 
 class Payload:
@@ -119,11 +142,7 @@ class Payload:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Self:
-        try:
-            obj = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # also too deep, or a 5000-digit number
-            raise ContractError(f"{cls.SCHEMA}: not JSON ({str(exc)[:200]})") from exc
-        return cls.from_dict(obj)
+        return cls.from_dict(_loads(data, cls.SCHEMA))
 
     @classmethod
     def from_dict(cls, obj: Any) -> Self:
@@ -137,6 +156,13 @@ class Payload:
 
     def validate(self) -> None:
         """Checks of values beyond their types; subclasses add theirs."""
+
+
+def _loads(data: bytes | str, schema: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # also too deep, or a 5000-digit number
+        raise ContractError(f"{schema}: not JSON ({str(exc)[:200]})") from exc
 
 
 def _build(cls: type, obj: dict[str, Any], where: str) -> Any:
@@ -162,10 +188,16 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
             raise ContractError(f"{where}: expected a list of at most {MAX_ITEMS}")
         (inner,) = typing.get_args(hint)
         return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ContractError(f"{where}: expected an object")
         return _build(hint, value, where)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            allowed = ", ".join(str(member.value) for member in hint)
+            raise ContractError(f"{where}: expected one of {allowed}, got {value!r}") from None
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is dict and isinstance(value, dict):
@@ -223,6 +255,9 @@ class ClassifierConfig(Payload):
     threshold: float | None = None
     stable_frames: int | None = None
     empty_below: float | None = None
+    settle_frames: int | None = None
+    """State only: frames the decision needs of one placement; the camera sends that many after
+    each change of scene. Ignored in a change."""
     error: str | None = None
 
 
@@ -259,6 +294,30 @@ class Scan(Payload):
         except ValueError as exc:
             raise ContractError(f"{self.SCHEMA}: time {self.time!r} is not RFC 3339") from exc
 
+    @classmethod
+    def id_of(cls, data: bytes) -> str:
+        """The scan id of a payload that is not a valid scan, if it has a usable one, so a
+        rejection can still name it; empty otherwise."""
+        try:
+            obj = _loads(data, cls.SCHEMA)
+        except ContractError:
+            return ""
+        scan_id = obj.get("scan_id") if isinstance(obj, dict) else None
+        if not isinstance(scan_id, str) or len(scan_id) > 128:
+            return ""
+        return scan_id.encode("utf-8", "replace").decode()
+
+
+class SayKind(StrEnum):
+    """How a speech request meets what is being said."""
+
+    ITEM = "item"
+    """An item announcement: a newer one interrupts an older one."""
+    PROMPT = "prompt"
+    """A prompt to the shopper ("not sure"): waits for what is being said."""
+    NOTICE = "notice"
+    """A notice ("ready"): waits, too."""
+
 
 @dataclass(frozen=True)
 class SayRequest(Payload):
@@ -271,22 +330,15 @@ class SayRequest(Payload):
     """BCP 47 language tag, e.g. `en` or `de`."""
     scan_id: str | None = None
     """The scan this announces, if any."""
-    kind: str = "item"
-    """`item` (an announcement: a newer one interrupts an older one), `prompt` or `notice`
-    (wait for what is being said)."""
+    kind: SayKind = SayKind.ITEM
     time: str = field(default_factory=now_rfc3339)
 
     MAX_TEXT: ClassVar[int] = 200
     """An announcement is a product name or a short prompt, not an essay."""
-    KINDS: ClassVar[tuple[str, ...]] = ("item", "prompt", "notice")
 
     def validate(self) -> None:
         if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:
             raise ContractError(f"say: text must be 1-{self.MAX_TEXT} characters")
-        if self.kind not in self.KINDS:
-            raise ContractError(
-                f"say: kind must be one of {', '.join(self.KINDS)}, not {self.kind!r}"
-            )
 
 
 @dataclass(frozen=True)
@@ -308,6 +360,17 @@ class Spoken(Payload):
     time: str = field(default_factory=now_rfc3339)
 
 
+class AckStatus(StrEnum):
+    """Where the bridge is with one scan."""
+
+    QUEUED = "queued"
+    """Stored in the outbox: it will not be lost."""
+    DELIVERED = "delivered"
+    """Its destination confirmed it."""
+    REJECTED = "rejected"
+    """Malformed or against the contract; `reason` says why. Never forwarded."""
+
+
 @dataclass(frozen=True)
 class InventoryAck(Payload):
     """The bridge's delivery state of one scan (`…/inventory/ack`, QoS 1)."""
@@ -315,8 +378,7 @@ class InventoryAck(Payload):
     SCHEMA: ClassVar[str] = "scantalk.inventory-ack/1"
     station: str
     scan_id: str
-    status: str
-    """`queued`, `delivered` or `rejected`."""
+    status: AckStatus
     destination: str
     """`local` (SQLite store) or `iothub`."""
     reason: str | None = None
@@ -329,15 +391,37 @@ class Stats(Payload):
 
     SCHEMA: ClassVar[str] = "scantalk.stats/1"
     station: str
-    node: str
+    node: NodeName
     counters: dict
     """Counts since start, e.g. `frames`, `scans`, `errors`."""
     time: str = field(default_factory=now_rfc3339)
 
 
+class UserProperties:
+    """Base of metadata carried as MQTT v5 user properties beside binary payloads (frames,
+    snapshots), so the payload stays a plain JPEG any tool can send or show. Subclasses are
+    dataclasses of `str`, `int` and `float` fields, each with a default."""
+
+    def to_properties(self) -> list[tuple[str, str]]:
+        return [(f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+
+    @classmethod
+    def from_properties(cls, props: dict[str, str]) -> Self:
+        """Reads what is there; a payload without metadata (plain `mosquitto_pub -f`) is fine."""
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in props:
+                try:
+                    values[f.name] = hints[f.name](props[f.name][:MAX_TEXT])
+                except ValueError as exc:
+                    raise ContractError(f"{cls.__name__} {f.name}: {exc}") from exc
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class FrameInfo:
-    """Frame metadata, carried as MQTT v5 user properties beside the JPEG bytes."""
+class FrameInfo(UserProperties):
+    """Frame metadata (`…/camera/frame`)."""
 
     frame_id: str = ""
     captured_at: str = ""
@@ -348,23 +432,14 @@ class FrameInfo:
     presence: float = 0.0
     """Share of the scan area that differs from the camera's background model."""
 
-    def to_properties(self) -> list[tuple[str, str]]:
-        return [(f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)]
 
-    @classmethod
-    def from_properties(cls, props: dict[str, str]) -> FrameInfo:
-        """Reads what is there; a frame without metadata (plain `mosquitto_pub -f`) is fine."""
-        try:
-            return cls(
-                frame_id=props.get("frame_id", ""),
-                captured_at=props.get("captured_at", ""),
-                width=int(props.get("width", 0)),
-                height=int(props.get("height", 0)),
-                motion=float(props.get("motion", 0)),
-                presence=float(props.get("presence", 0)),
-            )
-        except ValueError as exc:
-            raise ContractError(f"frame metadata: {exc}") from exc
+@dataclass(frozen=True)
+class SnapshotInfo(UserProperties):
+    """Snapshot metadata (`…/camera/snapshot`): which scan the JPEG shows."""
+
+    scan_id: str = ""
+    label: str = ""
+    frame_id: str = ""
 
 
 def _camel(name: str) -> str:

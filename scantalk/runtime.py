@@ -20,6 +20,7 @@ import os
 import queue
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from scantalk.contract import OFFLINE, ONLINE, ContractError, Payload, Stats
+from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
 
@@ -105,7 +106,9 @@ def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -
 class Node:
     """One ScanTalk process on the bus: `camera`, `classifier`, `voice` or `bridge`."""
 
-    def __init__(self, name: str, settings: Settings, *, persistent_session: bool = False) -> None:
+    def __init__(
+        self, name: NodeName, settings: Settings, *, persistent_session: bool = False
+    ) -> None:
         self.name = name
         self.settings = settings
         self.topics = settings.topics
@@ -128,6 +131,7 @@ class Node:
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_message = self._on_message
         self._client.on_socket_open = tcp_no_delay
 
@@ -294,6 +298,15 @@ class Node:
         self.log.info("online")
         for callback in self._online_callbacks:
             callback()
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
+        # paho calls this from inside its `except OSError`, without the error: take it there.
+        reason = sys.exc_info()[1] or "no reason given"
+        self.count("connect_failures")
+        self.log.warning(
+            "cannot reach the broker at %s:%d (%s); retrying",
+            self.settings.mqtt_host, self.settings.mqtt_port, reason,
+        )  # fmt: skip
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: object, rc: object, _props: object = None

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
+"""Photographs from Debian's `tuxpaint-stamps-default`: the demo's and the tests' real photos."""
+TUXPAINT_FOOD = TUXPAINT_STAMPS / "food"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 """Files a folder of photos may hold."""
 FRAME_SIZE = (640, 480)
@@ -29,7 +32,8 @@ def photo_frame(path: Path, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
         item = image.convert("RGBA")
     scale = min(size[1] * ITEM_SHARE / item.height, size[0] * ITEM_SHARE / item.width)
-    item = item.resize((round(item.width * scale), round(item.height * scale)), Image.LANCZOS)
+    size_scaled = (round(item.width * scale), round(item.height * scale))
+    item = item.resize(size_scaled, Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", size, BACKGROUND)
     canvas.paste(item, ((size[0] - item.width) // 2, (size[1] - item.height) // 2), item)
     return np.asarray(canvas)

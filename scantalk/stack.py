@@ -14,12 +14,12 @@ import time
 import paho.mqtt.client as mqtt
 
 from scantalk.broker import Broker, free_port, port_open
-from scantalk.contract import NODES, ONLINE
+from scantalk.contract import ONLINE, NodeName
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings
 
 # The camera starts last, once every consumer is online, so the first item is never missed.
-START_ORDER = ("bridge", "voice", "classifier", "camera")
+START_ORDER = (NodeName.BRIDGE, NodeName.VOICE, NodeName.CLASSIFIER, NodeName.CAMERA)
 CONSUMERS = START_ORDER[:-1]
 START_TIMEOUT_S = 60
 
@@ -42,7 +42,7 @@ class StatusWatch:
     in the broker's store by an earlier run that crashed must not count."""
 
     def __init__(self, settings: Settings) -> None:
-        self.topics = {settings.topics.status(node): node for node in NODES}
+        self.topics = {settings.topics.status(node): node for node in NodeName}
         self.online: set[str] = set()
         self.changed = threading.Event()
         self.client = mqtt.Client(
@@ -81,13 +81,16 @@ def wait_online(
         watch.changed.clear()
 
 
-def up(settings: Settings) -> int:
-    """Run the lane until Ctrl-C (or SIGTERM) or until a node dies; stop everything cleanly."""
+def up(settings: Settings, flags: dict[str, str]) -> int:
+    """Run the lane until Ctrl-C (or SIGTERM) or until a node dies; stop everything cleanly.
+
+    Each node reads its own settings from the environment and `.env`, as on its own; `flags`
+    (`SCANTALK_*` names) are what `scantalk up` was given on its command line."""
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    env = {**os.environ, **settings.to_environ()}
+    env = {**os.environ, **flags, "SCANTALK_MQTT_PORT": str(settings.mqtt_port)}
     code = 0
     with Broker(settings.mqtt_port, settings.data_dir, settings.mqtt_host):
         print(f"broker: mqtt://{settings.mqtt_host}:{settings.mqtt_port}", flush=True)

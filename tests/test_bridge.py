@@ -12,19 +12,19 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import jsonschema
 import pytest
 
-from scantalk.broker import Broker, free_port, lane_to_store_conf
+from scantalk.broker import Broker, free_port
 from scantalk.contract import Guess, InventoryRecord, Scan
-from scantalk.settings import REPO
-from tests.bus import Bus
-from tests.conftest import wait_online
+from testbench.broker_conf import lane_to_store_conf
+from testbench.bus import Bus, wait_online
 
-SCHEMA = json.loads((REPO / "scantalk" / "schemas" / "inventory-record.json").read_text())
+SCHEMA = json.loads((files("scantalk") / "schemas" / "inventory-record.json").read_text())
 
 
 def a_scan(n: int, station: str = "lane-1") -> Scan:

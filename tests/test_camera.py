@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import http.server
+import itertools
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from scantalk.broker import free_port
-from tests.conftest import wait_online
-from tests.scenes import footage, write_video
+from scantalk.contract import ClassifierConfig
+from testbench.bus import wait_online
+from testbench.scenes import footage, write_video
 
 FRAME = "scantalk/lane-1/camera/frame"
 STATS = "scantalk/lane-1/camera/stats"
@@ -153,3 +156,30 @@ def test_the_frame_of_each_scan_is_kept_as_a_snapshot(bus, node_env, start_node,
     assert snapshot.payload == frame.payload
     files = list((Path(node_env["SCANTALK_DATA_DIR"]) / "snapshots").glob("*.jpg"))
     assert [f.name.endswith(f"_{scan.json()['scan_id']}.jpg") for f in files] == [True]
+
+
+def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
+    bus, node_env, start_node, photo_dir
+):
+    """A live `stable_frames` change reaches the camera through the classifier's state: after
+    each change of scene it sends one frame and then the classifier's `settle_frames`."""
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(stable_frames=8).to_json())
+    state = "scantalk/lane-1/classifier/config/state"
+    bus.wait_for(state, lambda h: h.json()["settle_frames"] == 17)  # 2 * 8 + 1
+
+    folder = photo_dir("fruit/banana.png")
+    start_node(
+        "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
+        SCANTALK_CAMERA_DWELL="2.5", SCANTALK_CAMERA_GAP="2.5",
+    )  # fmt: skip
+    frames = bus.wait_for(FRAME, count=3 * 18)
+    # A burst is frames 50 ms apart; bursts are a scene (50 frames) apart.
+    times = [datetime.fromisoformat(f.properties["captured_at"]) for f in frames]
+    bursts = [1]
+    for before, after in itertools.pairwise(times):
+        if (after - before).total_seconds() > 0.8:
+            bursts.append(0)
+        bursts[-1] += 1
+    assert bursts[1:3] == [18, 18], bursts  # photo, empty counter: each one change + 17

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from classifier_node.model import Model
-from scantalk.scene import empty_scene, photo_frame
+from scantalk.scene import TUXPAINT_FOOD, empty_scene, photo_frame
 from scantalk.settings import DEFAULT_MODEL_DIR
-from tests.conftest import TUXPAINT_FOOD, wait_online
+from testbench.bus import wait_online
 
 FRAME = "scantalk/lane-1/camera/frame"
 

@@ -11,11 +11,10 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from camera_node.sources import TUXPAINT_FOOD
 from scantalk.broker import free_port, port_open
 from scantalk.contract import ClassifierConfig, FrameInfo
-from scantalk.scene import photo_frame
-from tests.conftest import wait_online
+from scantalk.scene import TUXPAINT_FOOD, photo_frame
+from testbench.bus import wait_online
 
 FRAME = "scantalk/lane-1/camera/frame"
 

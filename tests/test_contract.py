@@ -7,11 +7,16 @@ import json
 import pytest
 
 from scantalk.contract import (
+    AckStatus,
     ContractError,
+    FrameInfo,
     Guess,
+    InventoryAck,
     InventoryRecord,
+    SayKind,
     SayRequest,
     Scan,
+    SnapshotInfo,
     Topics,
 )
 
@@ -83,3 +88,39 @@ def test_topics_follow_the_contract():
         Topics("lane/1")
     with pytest.raises(ContractError):
         topics.status("printer")
+
+
+def test_the_station_comes_out_of_a_topic_through_the_contract():
+    assert Topics.station_of("scantalk/lane-7/scan") == "lane-7"
+    assert Topics.station_of(Topics("store.a_2").inventory_ack) == "store.a_2"
+    for foreign in ("other/lane-1/scan", "scantalk", "scantalk//scan", "scantalk/a+b/scan"):
+        with pytest.raises(ContractError, match="not under scantalk/<station>/"):
+            Topics.station_of(foreign)
+
+
+def test_fixed_sets_travel_as_plain_words_and_anything_else_is_refused():
+    say = SayRequest("lane-1", "Banana", "en", kind=SayKind.PROMPT)
+    assert json.loads(say.to_json())["kind"] == "prompt"
+    assert SayRequest.from_json(say.to_json()).kind is SayKind.PROMPT
+    shout = {**json.loads(say.to_json()), "kind": "shout"}
+    with pytest.raises(ContractError, match="kind: expected one of item, prompt, notice"):
+        SayRequest.from_dict(shout)
+    ack = InventoryAck("lane-1", "s1", AckStatus.DELIVERED, "local")
+    assert json.loads(ack.to_json())["status"] == "delivered"
+    assert InventoryAck.from_json(ack.to_json()).status is AckStatus.DELIVERED
+
+
+def test_frame_and_snapshot_metadata_round_trip_as_user_properties():
+    info = SnapshotInfo(scan_id="s1", label="banana", frame_id="65a1-12")
+    assert info.to_properties() == [("scan_id", "s1"), ("label", "banana"), ("frame_id", "65a1-12")]
+    assert SnapshotInfo.from_properties(dict(info.to_properties())) == info
+    frame = FrameInfo.from_properties({"frame_id": "f1", "width": "640", "motion": "0.25"})
+    assert (frame.frame_id, frame.width, frame.motion, frame.height) == ("f1", 640, 0.25, 0)
+    with pytest.raises(ContractError, match="width"):
+        FrameInfo.from_properties({"width": "wide"})
+
+
+def test_a_rejected_scan_is_still_named_when_it_can_be():
+    assert Scan.id_of(b'{"scan_id": "abc", "label": 3}') == "abc"
+    for hopeless in (b"not json", b"[1]", b'{"scan_id": 5}', b'{"scan_id": "' + b"x" * 200 + b'"}'):
+        assert Scan.id_of(hopeless) == ""

@@ -7,7 +7,7 @@ import pytest
 
 from classifier_node.model import Model
 from scantalk.settings import SettingError
-from tests.custom_vision import build
+from testbench.custom_vision import build
 
 RED = np.zeros((48, 64, 3), np.uint8) + np.array([255, 0, 0], np.uint8)  # RGB
 BLUE = RED[:, :, ::-1].copy()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
+from classifier_node.decision import UNSURE_PROMPT, Reading, ScanDecider, Thresholds
 from scantalk.contract import Guess
 
-BANANA, LEMON = (Guess("banana", 0.9), 0.92), (Guess("lemon", 0.8), 0.85)
-EMPTY = (Guess("banana", 0.01), 0.02)
-UNSURE = (Guess("banana", 0.4), 0.5)
+
+def reading(label: str, confidence: float, presence: float) -> Reading:
+    best = Guess(label, confidence)
+    return Reading(best, presence, [best])
+
+
+BANANA, LEMON = reading("banana", 0.9, 0.92), reading("lemon", 0.8, 0.85)
+EMPTY = reading("banana", 0.01, 0.02)
+UNSURE = reading("banana", 0.4, 0.5)
 
 
 def verdicts(frames):
     decider = ScanDecider(Thresholds(threshold=0.6, stable_frames=3, empty_below=0.1))
-    return [v for v in (decider.observe(*frame) for frame in frames) if v]
+    return [v for v in (decider.observe(frame) for frame in frames) if v]
 
 
 def scans(frames):

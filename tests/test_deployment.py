@@ -6,13 +6,15 @@ import dataclasses
 import json
 import re
 
-from scantalk.settings import REPO, Settings
+from scantalk.registry import nodes
+from testbench import CHECKOUT
 
-KNOWN_SETTINGS = {Settings.env_name(f.name) for f in dataclasses.fields(Settings)}
+MODULES = {"camera_node": "camera", "classifier_node": "classifier", "voice_node": "voice",
+           "bridge": "bridge"}  # fmt: skip
 
 
 def manifest() -> dict:
-    return json.loads((REPO / "deployment.template.json").read_text())
+    return json.loads((CHECKOUT / "deployment.template.json").read_text())
 
 
 def test_manifest_names_the_five_modules_and_routes_inventory_upstream():
@@ -30,14 +32,17 @@ def test_manifest_names_the_five_modules_and_routes_inventory_upstream():
 
 def test_manifest_nodes_share_the_settings_names_and_reach_the_local_broker():
     modules = manifest()["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
-    for name in ("camera_node", "classifier_node", "voice_node", "bridge"):
-        env = modules[name]["env"]
-        assert env["SCANTALK_MQTT_HOST"]["value"] == "mosquitto", name
-        assert set(env) <= KNOWN_SETTINGS, name
+    registered = nodes()
+    for module, node in MODULES.items():
+        settings = registered[node].settings
+        known = {settings.env_name(f.name) for f in dataclasses.fields(settings)}
+        env = modules[module]["env"]
+        assert env["SCANTALK_MQTT_HOST"]["value"] == "mosquitto", module
+        assert set(env) <= known, module
 
 
 def test_manifest_holds_no_secrets_only_variables():
-    text = (REPO / "deployment.template.json").read_text()
+    text = (CHECKOUT / "deployment.template.json").read_text()
     assert "SharedAccessKey" not in text
     credentials = manifest()["modulesContent"]["$edgeAgent"]["properties.desired"]["runtime"]
     for value in credentials["settings"]["registryCredentials"]["scantalk"].values():

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 
 from camera_node.gate import Gate, GateSettings
-from tests.scenes import footage
+from testbench.scenes import footage
 
 FPS = 15
 SETTLE = GateSettings().settle_frames

@@ -9,7 +9,7 @@ import sys
 from array import array
 from pathlib import Path
 
-from tests.conftest import wait_online
+from testbench.bus import wait_online
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

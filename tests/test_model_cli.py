@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from models.make_eval_set import make as make_eval_set
-from scantalk.settings import REPO
-from tests.custom_vision import build
+from scantalk.settings import BUILT_IN_MODELS
+from testbench.custom_vision import build
+from testbench.eval_set import make as make_eval_set
 
 
 def scantalk(*args: str) -> str:
@@ -28,7 +28,7 @@ def eval_set(tmp_path_factory):
 def results(eval_set):
     return {
         name: json.loads(
-            scantalk("model", "eval", str(REPO / "models" / name), str(eval_set), "--json")
+            scantalk("model", "eval", str(BUILT_IN_MODELS / name), str(eval_set), "--json")
         )
         for name in ("produce", "produce-int8")
     }
@@ -58,13 +58,16 @@ def test_default_model_knows_produce_and_rarely_scans_what_is_not(results):
     assert results["produce"]["false_scans"] <= 3
 
 
-def test_int8_model_is_within_three_points_of_fp32(results):
+def test_int8_model_is_within_one_photo_of_fp32(results):
+    """int8 kernels differ between CPUs (AVX2 without VNNI saturates u8s8 products): on the 17
+    produce photos, one photo either way is what every target CPU meets."""
     fp32, int8 = results["produce"], results["produce-int8"]
-    assert int8["produce_accuracy"] >= fp32["produce_accuracy"] - 0.03
+    photos = sum(row["images"] for label, row in fp32["per_class"].items() if label != "nothing")
+    assert int8["produce_accuracy"] >= fp32["produce_accuracy"] - 1 / photos - 1e-9
     assert int8["false_scans"] <= fp32["false_scans"] + 1
 
 
 def test_eval_text_report_is_readable(eval_set):
-    text = scantalk("model", "eval", str(REPO / "models" / "produce"), str(eval_set))
+    text = scantalk("model", "eval", str(BUILT_IN_MODELS / "produce"), str(eval_set))
     assert text.startswith("model produce: 52 images")
     assert "confusion (rows: truth, columns: judged)" in text

@@ -11,6 +11,9 @@ import sys
 
 import pytest
 
+from bridge.settings import BridgeSettings
+from camera_node.settings import CameraSettings
+from classifier_node.settings import ClassifierSettings
 from scantalk.settings import SettingError, Settings
 
 
@@ -26,32 +29,107 @@ def run_node(name: str, cwd: str | None = None, **env: str) -> subprocess.Comple
     )
 
 
+def scantalk(*args: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "scantalk", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_numbers_are_parsed_as_numbers_and_flags_win():
-    settings = Settings.load({"SCANTALK_THRESHOLD": "0.85", "SCANTALK_MQTT_PORT": "1884"})
+    env = {"SCANTALK_THRESHOLD": "0.85", "SCANTALK_MQTT_PORT": "1884"}
+    settings = ClassifierSettings.load(env)
     assert settings.threshold == 0.85
     assert settings.mqtt_port == 1884
     flags = argparse.Namespace(threshold="0.4")
-    assert Settings.load({"SCANTALK_THRESHOLD": "0.85"}, flags).threshold == 0.4
+    assert ClassifierSettings.load({"SCANTALK_THRESHOLD": "0.85"}, flags).threshold == 0.4
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("settings", "name", "value"),
     [
-        ("SCANTALK_THRESHOLD", "abc"),
-        ("SCANTALK_THRESHOLD", "1.5"),
-        ("SCANTALK_MQTT_PORT", "70000"),
-        ("SCANTALK_STATION", "lane/1"),
-        ("SCANTALK_CAMERA_FPS", "0"),
-        ("SCANTALK_CAMERA_FPS", "nan"),
-        ("SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),
-        ("SCANTALK_BRIDGE_STATIONS", "lane/1"),
-        ("SCANTALK_BRIDGE_SHARE_GROUP", "a/b"),
-        ("SCANTALK_CAMERA_GATE", "maybe"),
+        (ClassifierSettings, "SCANTALK_THRESHOLD", "abc"),
+        (ClassifierSettings, "SCANTALK_THRESHOLD", "1.5"),
+        (Settings, "SCANTALK_MQTT_PORT", "70000"),
+        (Settings, "SCANTALK_STATION", "lane/1"),
+        (CameraSettings, "SCANTALK_CAMERA_FPS", "0"),
+        (CameraSettings, "SCANTALK_CAMERA_FPS", "nan"),
+        (CameraSettings, "SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),
+        (BridgeSettings, "SCANTALK_BRIDGE_STATIONS", "lane/1"),
+        (BridgeSettings, "SCANTALK_BRIDGE_SHARE_GROUP", "a/b"),
+        (CameraSettings, "SCANTALK_CAMERA_GATE", "maybe"),
     ],
 )
-def test_bad_value_is_refused_with_its_name(name, value):
+def test_bad_value_is_refused_with_its_name(settings, name, value):
     with pytest.raises(SettingError, match=f"^{name}="):
-        Settings.load({name: value})
+        settings.load({name: value})
+
+
+def test_one_env_configures_the_whole_lane_and_each_node_takes_its_own():
+    env = {"SCANTALK_STATION": "lane-7", "SCANTALK_THRESHOLD": "0.8", "SCANTALK_CAMERA_FPS": "2"}
+    classifier, camera = ClassifierSettings.load(env), CameraSettings.load(env)
+    assert classifier.station == camera.station == "lane-7"
+    assert classifier.threshold == 0.8
+    assert camera.camera_fps == 2
+    assert not hasattr(camera, "threshold")
+
+
+def test_a_nodes_help_lists_the_shared_settings_and_its_own_only():
+    text = scantalk("node", "classifier", "--help").stdout
+    shared = ["MQTT_HOST", "STATION", "DATA_DIR", "LANGUAGE", "MODEL_DIR", "LOG_LEVEL"]
+    for name in shared:
+        assert f"SCANTALK_{name}" in text
+    assert "SCANTALK_THRESHOLD" in text
+    for other in ("SCANTALK_CAMERA_SOURCE", "SCANTALK_SPEECH_KEY", "SCANTALK_OUTBOX_MAX"):
+        assert other not in text
+
+
+def test_settings_command_says_where_each_value_came_from_and_hides_secrets(tmp_path):
+    (tmp_path / ".env").write_text(
+        "SCANTALK_STATION=lane-9\nSCANTALK_IOTHUB_CONNECTION_STRING=HostName=h;SharedAccessKey=k1\n"
+    )
+    result = scantalk(
+        "settings", "bridge", "--outbox-max", "50", cwd=str(tmp_path), SCANTALK_STORE="store-3"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()}
+    assert rows["SCANTALK_STATION"][1:] == ["lane-9", "(.env)"]
+    assert rows["SCANTALK_STORE"][1:] == ["store-3", "(environment)"]
+    assert rows["SCANTALK_OUTBOX_MAX"][1:] == ["50", "(flag)"]
+    assert rows["SCANTALK_MQTT_PORT"][1:] == ["1883", "(default)"]
+    assert rows["SCANTALK_IOTHUB_CONNECTION_STRING"][1:] == ["<hidden>", "(.env)"]
+    assert "k1" not in result.stdout
+
+
+def test_a_node_that_cannot_reach_its_broker_says_why_while_it_retries(tmp_path):
+    """It keeps trying (the broker may come up later) and says so each time, with the reason."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scantalk", "node", "bridge"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")},
+            "SCANTALK_MQTT_PORT": "1",
+            "SCANTALK_DATA_DIR": str(tmp_path),
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        complaints = []
+        for line in process.stderr:  # the node never exits on its own: read until 2 complaints
+            if "cannot reach the broker at 127.0.0.1:1" in line:
+                complaints.append(line)
+                if len(complaints) == 2:
+                    break
+        assert all("Connection refused" in line for line in complaints)
+        assert len(complaints) == 2
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def test_bad_threshold_stops_the_classifier_at_start():

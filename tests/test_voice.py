@@ -12,8 +12,8 @@ import pytest
 
 from scantalk.contract import SayRequest
 from scantalk.phrases import render
-from scantalk.settings import Settings
-from tests.conftest import wait_online
+from testbench.bus import wait_online
+from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
 SAY = "scantalk/lane-1/voice/say"
@@ -70,7 +70,7 @@ def test_second_request_plays_from_the_cache_without_synthesis(bus, voice_env, s
 
 
 def test_cache_is_keyed_by_engine_voice_language_and_text_and_survives_restarts(tmp_path):
-    settings = Settings(data_dir=tmp_path)
+    settings = VoiceSettings(data_dir=tmp_path)
     synthesized = []
     first = Speech(settings, synthesized.append)
     assert first.audio("Banana", "en").cache_hit is False
@@ -84,7 +84,7 @@ def test_cache_is_keyed_by_engine_voice_language_and_text_and_survives_restarts(
 
 
 def test_cache_stays_within_its_bound(tmp_path):
-    speech = Speech(Settings(data_dir=tmp_path, audio_cache_mb=0.1), lambda _: None)
+    speech = Speech(VoiceSettings(data_dir=tmp_path, audio_cache_mb=0.1), lambda _: None)
     for i in range(12):
         speech.audio(f"item number {i}", "en")
     assert 0 < speech.cache.size() <= 100_000
@@ -94,7 +94,7 @@ def test_cache_stays_within_its_bound(tmp_path):
 def test_cloud_that_cannot_be_reached_falls_back_to_espeak(tmp_path):
     """The real Speech SDK, with no way to its service here: the failure is real."""
     counts = []
-    settings = Settings(data_dir=tmp_path, speech_key="0" * 32, speech_region="westeurope")
+    settings = VoiceSettings(data_dir=tmp_path, speech_key="0" * 32, speech_region="westeurope")
     speech = Speech(settings, counts.append)
     audio = speech.audio("Pineapple", "en")
     assert audio.engine == "espeak-ng"
@@ -107,7 +107,7 @@ def test_cloud_that_cannot_be_reached_falls_back_to_espeak(tmp_path):
 
 def test_cloud_slower_than_the_deadline_gives_way_to_espeak(tmp_path):
     counts = []
-    settings = Settings(
+    settings = VoiceSettings(
         data_dir=tmp_path, speech_key="0" * 32, speech_region="westeurope", speech_deadline=0.001
     )
     speech = Speech(settings, counts.append)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from scantalk.contract import ContractError, SayRequest, Spoken
+from scantalk.contract import ContractError, NodeName, SayKind, SayRequest, Spoken
 from scantalk.phrases import render
 from scantalk.runtime import Delivery, Message, Node
-from scantalk.settings import SettingError, Settings
+from scantalk.settings import SettingError
 from voice_node.playback import Player, Utterance
+from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
 MAX_AGE_S = 10
@@ -17,7 +18,7 @@ MAX_AGE_S = 10
 
 
 class Voice:
-    def __init__(self, node: Node, settings: Settings) -> None:
+    def __init__(self, node: Node, settings: VoiceSettings) -> None:
         self.node, self.settings = node, settings
         self.speech = Speech(settings, node.count)
         if not self.speech.speaks(settings.language):
@@ -43,7 +44,7 @@ class Voice:
         self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
     def speak(
-        self, text: str, language: str, kind: str, scan_id: str | None, received: float
+        self, text: str, language: str, kind: SayKind, scan_id: str | None, received: float
     ) -> None:
         audio = self.speech.audio(text, language)
 
@@ -62,11 +63,11 @@ class Voice:
 
     def say_startup(self, _stop: threading.Event) -> None:
         language = self.settings.language
-        self.speak(render("startup", language), language, "notice", None, time.monotonic())
+        self.speak(render("startup", language), language, SayKind.NOTICE, None, time.monotonic())
 
 
-def main(settings: Settings) -> None:
-    node = Node("voice", settings)
+def main(settings: VoiceSettings) -> None:
+    node = Node(NodeName.VOICE, settings)
     voice = Voice(node, settings)
     try:
         node.run()

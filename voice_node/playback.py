@@ -7,12 +7,15 @@ Policy for a request that arrives while something is being said:
 - of several waiting, only the newest is kept;
 - the same words are not said twice in a row within the cooldown.
 
-On a machine without a sound card the mixer falls back to SDL's `disk` driver, which writes
-what it plays as raw samples (16-bit signed, mono, 22050 Hz) to `<data dir>/speaker.raw`.
+On a machine without a sound card the mixer uses SDL's `disk` driver, which writes what it
+plays as raw samples (16-bit signed, mono, 22050 Hz) to `<data dir>/speaker.raw`; one log line
+says so, instead of ALSA's complaints and SDL's banner.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import threading
@@ -25,11 +28,15 @@ from pathlib import Path
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
+from scantalk.contract import SayKind
+
 RATE, CHANNELS = 22050, 1
 """espeak-ng's own format (and the one Azure Speech is asked for), so nothing is resampled."""
 SOUNDS_IN_MEMORY = 64
 IDLE_CLOSE_S = 3.0
 """Seconds of silence after which the disk audio device is closed."""
+
+SDL_LOG_CATEGORY_AUDIO, SDL_NUM_LOG_PRIORITIES = 4, 7
 
 log = logging.getLogger("scantalk.voice")
 
@@ -38,11 +45,27 @@ def _open_mixer() -> None:
     pygame.mixer.init(frequency=RATE, size=-16, channels=CHANNELS)
 
 
+def _has_sound_device() -> bool:
+    """A sound card, or a sound server to talk to; without either, trying only makes noise."""
+    return Path("/dev/snd").is_dir() or "PULSE_SERVER" in os.environ
+
+
+def _use_disk(out: Path) -> None:
+    os.environ["SDL_AUDIODRIVER"] = "disk"
+    os.environ["SDL_DISKAUDIOFILE"] = str(out)
+    # SDL's disk driver prints a CRITICAL banner each time it opens (after every silence): the
+    # log line above says it once. SDL has no setting for this, so ask pygame's own SDL.
+    for library in (Path(pygame.__file__).parent.parent / "pygame.libs").glob("libSDL2-*.so*"):
+        with contextlib.suppress(OSError, AttributeError):
+            sdl = ctypes.CDLL(str(library))
+            sdl.SDL_LogSetPriority(SDL_LOG_CATEGORY_AUDIO, SDL_NUM_LOG_PRIORITIES)
+
+
 @dataclass(frozen=True)
 class Utterance:
     wav: Path
     text: str
-    kind: str
+    kind: SayKind
     received: float
     """`time.monotonic()` when the request arrived."""
     done: Callable[[float, float, bool], None]
@@ -52,13 +75,17 @@ class Utterance:
 class Player:
     def __init__(self, data_dir: Path, cooldown_s: float, count: Callable[[str], None]) -> None:
         self.cooldown_s, self.count = cooldown_s, count
+        out = data_dir / "speaker.raw"
+        if os.environ.get("SDL_AUDIODRIVER") == "disk":
+            _use_disk(Path(os.environ.get("SDL_DISKAUDIOFILE", out)))
+        elif "SDL_AUDIODRIVER" not in os.environ and not _has_sound_device():
+            log.warning("no sound card: audio goes to %s (raw 16-bit mono, %d Hz)", out, RATE)
+            _use_disk(out)
         try:
             _open_mixer()
         except pygame.error as exc:
-            out = data_dir / "speaker.raw"
-            log.warning("no audio device (%s): writing audio to %s instead", exc, out)
-            os.environ["SDL_AUDIODRIVER"] = "disk"
-            os.environ["SDL_DISKAUDIOFILE"] = str(out)
+            log.warning("no audio device (%s): audio goes to %s instead", exc, out)
+            _use_disk(out)
             _open_mixer()
         self.driver = os.environ.get("SDL_AUDIODRIVER", "default")
         # SDL's disk driver writes silence for as long as the device is open (43 kB/s): close it
@@ -81,10 +108,10 @@ class Player:
             self._last_text, self._last_submitted = utterance.text, now
             if self._waiting is not None:
                 self.count("superseded")
-                if self._waiting.kind == "item" and utterance.kind != "item":
+                if self._waiting.kind is SayKind.ITEM and utterance.kind is not SayKind.ITEM:
                     return True  # a prompt never displaces an item waiting to be said
             self._waiting = utterance
-            if utterance.kind == "item" and self._playing is not None:
+            if utterance.kind is SayKind.ITEM and self._playing is not None:
                 self._interrupt.set()
             self._cond.notify()
         return True

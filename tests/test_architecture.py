@@ -1,0 +1,69 @@
+"""The house rules a reader relies on: the core never imports a node, no node imports another,
+and the CLI finds every node through the registry."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import scantalk
+from scantalk.contract import NodeName
+from scantalk.registry import nodes
+
+CORE = Path(scantalk.__file__).parent
+NODE_PACKAGES = {"camera_node", "classifier_node", "voice_node", "bridge"}
+
+
+def imported_packages(package: Path) -> dict[str, set[str]]:
+    """Top-level packages each module of `package` imports, anywhere in it (lazy imports too)."""
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(package.parent))] = names
+    return found
+
+
+def test_the_core_imports_no_node_package():
+    leaks = {
+        module: sorted(names & NODE_PACKAGES)
+        for module, names in imported_packages(CORE).items()
+        if names & NODE_PACKAGES
+    }
+    assert leaks == {}
+
+
+@pytest.mark.parametrize("package", sorted(NODE_PACKAGES))
+def test_a_node_imports_no_other_node(package):
+    root = CORE.parent / package
+    others = NODE_PACKAGES - {package}
+    leaks = {m: sorted(n & others) for m, n in imported_packages(root).items() if n & others}
+    assert leaks == {}
+
+
+def test_every_node_of_the_contract_is_registered_with_its_own_settings():
+    registered = nodes()
+    assert list(registered) == list(NodeName)
+    for spec in registered.values():
+        assert spec.settings.__module__ == f"{spec.run.__module__.split('.')[0]}.settings"
+
+
+def test_listing_the_cli_loads_no_node_machinery():
+    """`scantalk --help` reads the registry only: no model runtime, audio or IoT SDK is loaded,
+    so a node's image works even without the other nodes' extras."""
+    heavy = ["onnxruntime", "cv2", "pygame", "azure", "numpy"]
+    code = (
+        "import sys\nfrom scantalk.cli import parser\nfrom scantalk.registry import nodes\n"
+        f"parser(nodes())\nprint([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,104 @@
+"""ScanTalk runs from an installed wheel, as in an IoT Edge module image: nothing is found
+relative to the checkout, and a node's extra is all that node needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scantalk.processes import die_with_parent, stop_process
+from testbench import CHECKOUT
+from testbench.bus import wait_online
+
+NOT_SOURCE = (".git", ".venv", "data", "build", "*.egg-info", "__pycache__", ".*_cache")
+
+
+@pytest.fixture(scope="module")
+def bridge_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment outside the checkout with the wheel and its bridge extra."""
+    root = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
+    source = shutil.copytree(CHECKOUT, root / "source", ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(source)],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = root.glob("scantalk-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[bridge]"],
+        check=True,
+        timeout=600,
+    )
+    return venv
+
+
+def installed(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    return subprocess.run(
+        [venv / "bin" / "scantalk", *args],
+        cwd=venv.parent,  # outside the checkout
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_wheel_carries_the_default_model_and_the_broker_config(bridge_venv):
+    code = (
+        "import json, importlib.resources as r, scantalk.broker as b, scantalk.settings as s\n"
+        "print(json.dumps([str(s.DEFAULT_MODEL_DIR), str(b.DEV_CONF),"
+        " str(r.files('scantalk') / 'schemas' / 'inventory-record.json')]))"
+    )
+    result = subprocess.run(
+        [bridge_venv / "bin" / "python", "-c", code], cwd=bridge_venv.parent, capture_output=True
+    )
+    model, conf, schema = map(Path, json.loads(result.stdout))
+    for path in (model, conf, schema):
+        assert bridge_venv in path.parents, path
+    assert (model / "model.onnx").is_file()
+    assert (model / "labels.txt").is_file()
+    assert (model / "catalog.csv").is_file()
+    assert conf.is_file()
+    assert schema.is_file()
+
+
+def test_a_bridge_installed_from_the_wheel_goes_online(bridge_venv, broker, bus):
+    node = subprocess.Popen(
+        [bridge_venv / "bin" / "scantalk", "node", "bridge"],
+        cwd=bridge_venv.parent,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")},
+            "SCANTALK_MQTT_PORT": str(broker.port),
+            "SCANTALK_DATA_DIR": str(bridge_venv.parent / "data"),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_online(bus, "bridge")
+    finally:
+        assert stop_process(node) == 0  # and it stops cleanly
+
+
+def test_a_node_whose_extra_is_missing_says_which_extra_to_install(bridge_venv):
+    result = installed(bridge_venv, "node", "classifier")
+    assert result.returncode == 2
+    assert "pip install 'scantalk[classifier]'" in result.stderr
+
+
+def test_an_installed_node_lists_only_its_own_and_the_shared_settings(bridge_venv):
+    result = installed(bridge_venv, "node", "bridge", "--help")
+    assert "SCANTALK_IOTHUB_CONNECTION_STRING" in result.stdout
+    assert "SCANTALK_MQTT_PORT" in result.stdout
+    assert "SCANTALK_THRESHOLD" not in result.stdout
