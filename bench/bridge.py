@@ -101,7 +101,11 @@ def main() -> None:
                 s = scan("paced", i)
                 t0 = time.monotonic()
                 lane_bus.client.publish("scantalk/lane-1/scan", s.to_json(), qos=1)
-                hub_bus.wait_until(lambda s=s: s.scan_id in arrivals(hub_bus, "paced"), s.scan_id)
+
+                def arrived(scan_id: str = s.scan_id) -> bool:
+                    return scan_id in arrivals(hub_bus, "paced")
+
+                hub_bus.wait_until(arrived, s.scan_id)
                 paced.append((arrivals(hub_bus, "paced")[s.scan_id] - t0) * 1000)
             lane_bus.close()
             stop_process(bridge)

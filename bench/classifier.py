@@ -18,12 +18,12 @@ from pathlib import Path
 
 import cv2
 
-from classifier_node.decision import Thresholds
 from classifier_node.evaluation import evaluate
 from classifier_node.model import Model
+from classifier_node.settings import ClassifierSettings
 from scantalk.latency import percentile
 from scantalk.scene import TUXPAINT_FOOD, photo_frame
-from scantalk.settings import BUILT_IN_MODELS, Settings
+from scantalk.settings import BUILT_IN_MODELS
 from testbench.eval_set import make as make_eval_set
 
 PHOTO = TUXPAINT_FOOD / "fruit" / "banana.png"
@@ -51,8 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     rgb = photo_frame(PHOTO)
     jpeg = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-    settings = Settings()
-    thresholds = Thresholds(settings.threshold, settings.stable_frames, settings.empty_below)
+    thresholds = ClassifierSettings().thresholds
     with tempfile.TemporaryDirectory() as tmp:
         eval_set = make_eval_set(Path(tmp))
         accuracy = {

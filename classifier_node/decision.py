@@ -22,11 +22,16 @@ class Thresholds:
     """Total probability of announced labels below which the scan area counts as empty."""
 
     @property
+    def unsure_after(self) -> int:
+        """Frames something stays unrecognised before the shopper is asked to hold it still."""
+        return 2 * self.stable_frames
+
+    @property
     def settle_frames(self) -> int:
-        """Frames of one scene the decision needs to settle: a scan, an end of placement, or
-        the unsure prompt (twice `stable_frames`), and one to spare. The camera sends this many
-        after each change of scene, so a still item is decided on."""
-        return 2 * self.stable_frames + 1
+        """Frames of one scene the decision needs to settle (a scan, an end of placement, or
+        the unsure prompt), and one to spare. The camera sends this many after each change of
+        scene, so a still item is decided on."""
+        return self.unsure_after + 1
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class ScanDecider:
             # Something has been there a while and is still not recognised, and nothing was
             # announced for this placement: ask the shopper to hold it still, once.
             if (
-                self._streak == 2 * t.stable_frames
+                self._streak == t.unsure_after
                 and not self._prompted
                 and self._announced in (None, EMPTY)
             ):

@@ -66,8 +66,7 @@ class Model:
 
     def __init__(self, model_dir: Path, threads: int = 2) -> None:
         self.folder = ModelFolder.open(model_dir)
-        self.name = self.folder.name
-        self.labels = list(self.folder.labels)
+        self.name, self.labels = self.folder.name, self.folder.labels
         self.announced = np.array(self.folder.announced, dtype=bool)
         """Per label: is it ever a scan? Others (`background`, `hand`) count as nothing."""
         options = ort.SessionOptions()

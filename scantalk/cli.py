@@ -20,6 +20,9 @@ from scantalk.contract import NodeName
 from scantalk.registry import NodeSpec, nodes
 from scantalk.settings import SettingError, Settings
 
+OURS = {"scantalk", "camera_node", "classifier_node", "voice_node", "bridge", "testbench"}
+"""Packages of this project: a missing one is no missing extra."""
+
 Handler = Callable[[argparse.Namespace, Mapping[str, str], Mapping[str, str | None]], int]
 
 
@@ -43,7 +46,7 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
         "settings", help="print the settings in force and where each came from"
     )
     show_names = show.add_subparsers(dest="name", metavar="NODE")
-    _add_settings(show, [Settings])
+    # No flags on `settings` itself: a node's subcommand would overwrite them with its own.
     show.set_defaults(handler=_show_settings, settings_classes=[Settings])
     for spec in specs.values():
         sub = show_names.add_parser(spec.name, help=f"the {spec.name} node's settings")
@@ -56,7 +59,8 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
             for depth in range(1, len(command.words)):
                 prefix = command.words[:depth]
                 if prefix not in groups:
-                    group = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} …")
+                    leaves = [c.words[depth] for c in spec.commands if c.words[:depth] == prefix]
+                    group = groups[prefix[:-1]].add_parser(prefix[-1], help=", ".join(leaves))
                     groups[prefix] = group.add_subparsers(dest=f"command_{depth}", required=True)
             sub = groups[command.words[:-1]].add_parser(command.words[-1], help=command.help)
             command.arguments(sub)
@@ -92,6 +96,8 @@ def _with_settings(spec: NodeSpec, run: Callable[[argparse.Namespace, Any], int]
         try:
             return run(args, settings)
         except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in OURS:
+                raise  # a broken install of ours, not a missing extra
             print(
                 f"scantalk: the {spec.name} node needs {exc.name}, which is not installed: "
                 f"pip install 'scantalk[{spec.extra}]'",

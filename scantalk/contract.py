@@ -260,6 +260,16 @@ class ClassifierConfig(Payload):
     each change of scene. Ignored in a change."""
     error: str | None = None
 
+    MAX_SETTLE_FRAMES: ClassVar[int] = 201
+    """Twice the largest `stable_frames`, and one: a camera never sends more in a burst."""
+
+    def validate(self) -> None:
+        if self.settle_frames is not None and not 1 <= self.settle_frames <= self.MAX_SETTLE_FRAMES:
+            raise ContractError(
+                f"{self.SCHEMA}: settle_frames must be 1-{self.MAX_SETTLE_FRAMES}, "
+                f"not {self.settle_frames}"
+            )
+
 
 @dataclass(frozen=True)
 class Scan(Payload):

@@ -10,6 +10,7 @@ installed another node's extra.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -19,6 +20,8 @@ from scantalk.contract import NodeName
 from scantalk.settings import Settings
 
 GROUP = "scantalk.nodes"
+
+log = logging.getLogger("scantalk.registry")
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,16 @@ class RegistryError(RuntimeError):
 
 
 def nodes() -> dict[NodeName, NodeSpec]:
-    """Every installed node, by name, in the contract's order."""
+    """Every installed node, by name, in the contract's order. A node that cannot be loaded is
+    left out with a warning, so it cannot take the others' commands down with it."""
     found: dict[NodeName, NodeSpec] = {}
     for point in entry_points(group=GROUP):
-        spec = point.load()
-        if not isinstance(spec, NodeSpec) or spec.name != point.name:
-            raise RegistryError(f"entry point {point.value} ({point.name}) is not its NodeSpec")
+        try:
+            spec = point.load()
+            if not isinstance(spec, NodeSpec) or spec.name != point.name:
+                raise RegistryError(f"{point.value} is not the NodeSpec of {point.name!r}")
+        except Exception as exc:  # an entry point may fail in any way its import can
+            log.warning("node %s left out: %s", point.name, exc)
+            continue
         found[spec.name] = spec
     return {name: found[name] for name in NodeName if name in found}

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from scantalk.contract import ONLINE, NodeName, Topics
 from scantalk.runtime import tcp_no_delay
 
 
@@ -106,4 +107,4 @@ class Bus:
 def wait_online(bus: Bus, *nodes: str, station: str = "lane-1") -> None:
     """Block until each node has announced itself online (its retained status)."""
     for node in nodes:
-        bus.wait_for(f"scantalk/{station}/{node}/status", lambda h: h.payload == b"online")
+        bus.wait_for(Topics(station).status(NodeName(node)), lambda h: h.payload == ONLINE)

@@ -46,7 +46,10 @@ def build(
         ]
         initializers.append(
             helper.make_tensor(
-                "label_names", TensorProto.STRING, [len(labels)], [s.encode() for s in labels]
+                "label_names",
+                TensorProto.STRING,
+                [len(labels)],
+                [s.encode() for s in labels],  # type: ignore[misc]  # onnx's stub: numbers only
             )
         )
         outputs = [

@@ -22,7 +22,9 @@ def footage(
     width, height = FRAME_SIZE
     item = Image.open(TUXPAINT_FOOD / photo).convert("RGBA")
     scale = height * 0.6 / item.height
-    item = item.resize((round(item.width * scale), round(item.height * scale)), Image.LANCZOS)
+    item = item.resize(
+        (round(item.width * scale), round(item.height * scale)), Image.Resampling.LANCZOS
+    )
     rest_x = (width - item.width) // 2
     y = (height - item.height) // 2
     rng = np.random.default_rng(seed)
@@ -43,7 +45,7 @@ def footage(
 
 
 def write_video(path: Path, frames: list[tuple[str, np.ndarray]], fps: int = 15) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, FRAME_SIZE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, FRAME_SIZE)
     for _, frame in frames:
         writer.write(frame)
     writer.release()

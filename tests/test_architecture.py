@@ -4,6 +4,7 @@ and the CLI finds every node through the registry."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,14 @@ from scantalk.contract import NodeName
 from scantalk.registry import nodes
 
 CORE = Path(scantalk.__file__).parent
+MODULE = re.compile(r"[a-z_]+(\.[a-z_]+)+(:\w+)?$")
+"""A dotted module path in a string, as `importlib.import_module` or an entry point takes."""
 NODE_PACKAGES = {"camera_node", "classifier_node", "voice_node", "bridge"}
 
 
 def imported_packages(package: Path) -> dict[str, set[str]]:
-    """Top-level packages each module of `package` imports, anywhere in it (lazy imports too)."""
+    """Top-level packages each module of `package` imports, anywhere in it (lazy imports too),
+    and any it names as a dotted module string (`importlib.import_module("bridge.node")`)."""
     found = {}
     for path in sorted(package.rglob("*.py")):
         names = set()
@@ -28,6 +32,12 @@ def imported_packages(package: Path) -> dict[str, set[str]]:
                 names |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and MODULE.match(node.value)
+            ):
+                names.add(node.value.split(".")[0])
         found[str(path.relative_to(package.parent))] = names
     return found
 

@@ -24,7 +24,7 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
     )
     env.pop("SDL_AUDIODRIVER", None)  # as a newcomer's shell: the voice finds its own way out
     up = subprocess.Popen(
-        [sys.executable, "-m", "scantalk", "up", "--demo"],
+        [sys.executable, "-m", "scantalk", "up", "--demo", "--stable-frames", "4"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -36,6 +36,9 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
         bus = Bus(port, ["scantalk/#"])
         (scan,) = bus.wait_for("scantalk/lane-1/scan")
         assert scan.json()["label"] == "banana"  # the demo's first item
+        # A flag given to `up` reaches the node it belongs to.
+        state = "scantalk/lane-1/classifier/config/state"
+        bus.wait_for(state, lambda h: h.json()["stable_frames"] == 4)
 
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)

@@ -14,8 +14,8 @@ says so, instead of ALSA's complaints and SDL's banner.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
+import ctypes.util
 import logging
 import os
 import threading
@@ -54,11 +54,18 @@ def _use_disk(out: Path) -> None:
     os.environ["SDL_AUDIODRIVER"] = "disk"
     os.environ["SDL_DISKAUDIOFILE"] = str(out)
     # SDL's disk driver prints a CRITICAL banner each time it opens (after every silence): the
-    # log line above says it once. SDL has no setting for this, so ask pygame's own SDL.
-    for library in (Path(pygame.__file__).parent.parent / "pygame.libs").glob("libSDL2-*.so*"):
-        with contextlib.suppress(OSError, AttributeError):
-            sdl = ctypes.CDLL(str(library))
-            sdl.SDL_LogSetPriority(SDL_LOG_CATEGORY_AUDIO, SDL_NUM_LOG_PRIORITIES)
+    # log line above says it once. SDL has no setting for this, so ask the SDL pygame uses: the
+    # one its wheel bundles, else the system's.
+    bundled = sorted((Path(pygame.__file__).parent.parent / "pygame.libs").glob("libSDL2-*.so*"))
+    for library in [*map(str, bundled), ctypes.util.find_library("SDL2")]:
+        if library:
+            try:
+                sdl = ctypes.CDLL(library)
+                sdl.SDL_LogSetPriority(SDL_LOG_CATEGORY_AUDIO, SDL_NUM_LOG_PRIORITIES)
+                return
+            except (OSError, AttributeError) as exc:
+                log.debug("could not quieten SDL through %s: %s", library, exc)
+    log.debug("SDL not found: its disk driver will print a banner at each use")
 
 
 @dataclass(frozen=True)
