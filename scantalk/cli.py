@@ -151,3 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokerError as exc:
         print(f"scantalk: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`scantalk records | head`): not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
