@@ -27,7 +27,6 @@ from PIL import Image, UnidentifiedImageError
 from classifier_node.decision import Reading
 from scantalk.contract import ContractError, Guess
 from scantalk.model_folder import ModelFolder
-from scantalk.settings import SettingError
 
 # value range name -> (scale, offset) applied to 0..255 pixel values
 PIXEL_RANGES = {
@@ -38,10 +37,6 @@ PIXEL_RANGES = {
 }
 DEFAULT_SIZE = 224
 """Input size for models whose input shape leaves it open."""
-
-
-def _model_error(model_dir: Path, expected: str) -> SettingError:
-    return SettingError("SCANTALK_MODEL_DIR", str(model_dir), expected)
 
 
 @dataclass(frozen=True)
@@ -76,11 +71,13 @@ class Model:
                 str(self.folder.onnx), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise _model_error(model_dir, f"a valid ONNX model ({exc})") from exc
+            raise ModelFolder.unusable(model_dir, f"a valid ONNX model ({exc})") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
         pixel_range = meta.get("Image.NominalPixelRange", "NominalRange_0_255")
         if pixel_range not in PIXEL_RANGES:
-            raise _model_error(model_dir, f"a known Image.NominalPixelRange, not {pixel_range}")
+            raise ModelFolder.unusable(
+                model_dir, f"a known Image.NominalPixelRange, not {pixel_range}"
+            )
         self.scale, self.offset = PIXEL_RANGES[pixel_range]
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
@@ -99,7 +96,7 @@ class Model:
         shape = outputs[self.output].shape or [None]  # a map output has no shape
         size = shape[-1]
         if isinstance(size, int) and size != len(self.labels):
-            raise _model_error(
+            raise ModelFolder.unusable(
                 model_dir, f"labels.txt has {len(self.labels)} labels but the model outputs {size}"
             )
 

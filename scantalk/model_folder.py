@@ -24,12 +24,15 @@ class ModelFolder:
     def open(cls, path: Path) -> ModelFolder:
         """Read a folder; one that lacks the model or its labels stops the node at start."""
         if not (path / "model.onnx").is_file() or not (path / "labels.txt").is_file():
-            raise SettingError(
-                "SCANTALK_MODEL_DIR", str(path), "a directory holding model.onnx and labels.txt"
-            )
+            raise cls.unusable(path, "a directory holding model.onnx and labels.txt")
         lines = (path / "labels.txt").read_text(encoding="utf-8").splitlines()
         labels = tuple(line.strip() for line in lines if line.strip())
         return cls(path, labels, Catalog.load(path / "catalog.csv"))
+
+    @staticmethod
+    def unusable(path: Path, expected: str) -> SettingError:
+        """The error that stops a node whose model folder cannot serve: it names the setting."""
+        return SettingError("SCANTALK_MODEL_DIR", str(path), expected)
 
     @property
     def name(self) -> str:
