@@ -5,7 +5,6 @@ Loaded as a plugin by the conftest of `tests`, so no module ever imports a conft
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from scantalk.broker import Broker, free_port
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.scene import TUXPAINT_FOOD
 from testbench.bus import Bus
+from testbench.environ import clean_environ
 from testbench.hub import Hub
 
 
@@ -37,7 +37,7 @@ def bus(broker: Broker) -> Iterator[Bus]:
 @pytest.fixture
 def node_env(broker: Broker, tmp_path: Path) -> dict[str, str]:
     """Settings for nodes under test; audio goes to a file through SDL's disk driver."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    env = clean_environ()
     env.update(
         SCANTALK_MQTT_PORT=str(broker.port),
         SCANTALK_DATA_DIR=str(tmp_path / "data"),

@@ -7,7 +7,6 @@ against a local Mosquitto TLS listener standing in for IoT Hub.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from scantalk.broker import Broker, free_port
 from scantalk.contract import Guess, InventoryRecord, Scan
 from testbench.broker_conf import lane_to_store_conf
 from testbench.bus import Bus, wait_online
+from testbench.environ import clean_environ
 
 SCHEMA = json.loads((files("scantalk") / "schemas" / "inventory-record.json").read_text())
 
@@ -220,7 +220,7 @@ def test_two_lanes_bridged_to_a_store_reach_the_store_bridge_once(tmp_path, star
     try:
         store_bus = Bus(store.port, ["scantalk/#"])
         env = {
-            **_clean_env(),
+            **clean_environ(),
             "SCANTALK_MQTT_PORT": str(store.port),
             "SCANTALK_DATA_DIR": str(tmp_path / "store-data"),
             "SCANTALK_STATION": "store-1",
@@ -264,10 +264,6 @@ def test_two_bridges_in_a_share_group_split_the_scans_without_duplicates(
     assert not a & b
     assert a, "bridge b did all the work"
     assert b, "bridge a did all the work"
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
 
 
 def test_a_full_outbox_is_reported_loudly_and_still_accepts(

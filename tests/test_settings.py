@@ -15,30 +15,23 @@ from bridge.settings import BridgeSettings
 from camera_node.settings import CameraSettings
 from classifier_node.settings import ClassifierSettings
 from scantalk.settings import SettingError, Settings
-
-
-def run_node(name: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "scantalk", "node", name],
-        env={**clean, "SCANTALK_MQTT_PORT": "1", **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from testbench.environ import clean_environ
 
 
 def scantalk(*args: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
     return subprocess.run(
         [sys.executable, "-m", "scantalk", *args],
-        env={**clean, **env},
+        env={**clean_environ(), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def run_node(name: str, cwd: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """A node pointed at a port where no broker listens: what it does at start is what counts."""
+    return scantalk("node", name, cwd=cwd, **{"SCANTALK_MQTT_PORT": "1", **env})
 
 
 def test_numbers_are_parsed_as_numbers_and_flags_win():
@@ -111,7 +104,7 @@ def test_a_node_that_cannot_reach_its_broker_says_why_while_it_retries(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "scantalk", "node", "bridge"],
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")},
+            **clean_environ(),
             "SCANTALK_MQTT_PORT": "1",
             "SCANTALK_DATA_DIR": str(tmp_path),
         },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -12,11 +11,12 @@ from pathlib import Path
 from scantalk.broker import free_port, port_open
 from scantalk.processes import stop_process
 from testbench.bus import Bus
+from testbench.environ import clean_environ
 
 
 def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    env = clean_environ()
     env.update(
         SCANTALK_MQTT_PORT=str(port),
         SCANTALK_DATA_DIR=str(tmp_path / "data"),

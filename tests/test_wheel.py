@@ -4,7 +4,6 @@ relative to the checkout, and a node's extra is all that node needs."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from scantalk.processes import die_with_parent, stop_process
 from testbench import CHECKOUT
 from testbench.bus import wait_online
+from testbench.environ import clean_environ
 
 NOT_SOURCE = (".git", ".venv", "data", "build", "*.egg-info", "__pycache__", ".*_cache")
 
@@ -42,7 +42,7 @@ def bridge_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def installed(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")}
+    clean = clean_environ()
     return subprocess.run(
         [venv / "bin" / "scantalk", *args],
         cwd=venv.parent,  # outside the checkout
@@ -77,7 +77,7 @@ def test_a_bridge_installed_from_the_wheel_goes_online(bridge_venv, broker, bus)
         [bridge_venv / "bin" / "scantalk", "node", "bridge"],
         cwd=bridge_venv.parent,
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("SCANTALK_")},
+            **clean_environ(),
             "SCANTALK_MQTT_PORT": str(broker.port),
             "SCANTALK_DATA_DIR": str(bridge_venv.parent / "data"),
         },
