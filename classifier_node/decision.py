@@ -1,8 +1,25 @@
-"""The scan decision: when does what the camera sees become one announced scan?"""
+"""The scan decision: when does what the camera sees become one announced scan?
+
+Evidence is gathered over the frames of one placement, and two questions are kept apart:
+
+- *Is a known item there at all?* `presence`, the model's total probability of its announced
+  labels (low for an empty counter, a mug, or produce it does not know), or a taught item's
+  similarity.
+- *Which one?* A built-in label by its `share` among the announced labels (with enough
+  presence: produce the model does not know often has one label's share high and presence
+  low); a taught item by the cosine similarity of the frame's features to its closest
+  prototype.
+
+A placement whose evidence points at no single item is "not sure", never a guess: the shopper
+hears a wrong name as the truth, and a prompt to hold the item still costs them a second.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+
+import numpy as np
 
 from scantalk.contract import Guess
 
@@ -10,21 +27,31 @@ EMPTY = "<empty>"
 UNSURE = "<unsure>"
 UNSURE_PROMPT = Guess(UNSURE, 0.0)
 """Returned once per placement when something stays there unrecognised: ask to hold it still."""
+MARGIN = 0.06
+"""How much closer a taught item must be than the next one: two look-alikes are "not sure"."""
+NEAR = 0.15
+"""A frame this much below `similarity` to a taught item may still show it (not empty yet)."""
 
 
 @dataclass(frozen=True)
 class Thresholds:
     threshold: float
-    """Probability the top label needs to become a scan."""
+    """Share among the announced labels a built-in label needs to become a scan."""
+    presence: float
+    """Presence a built-in label needs to become a scan: the model must find its produce
+    likely at all, not only this label likelier than its other ones."""
+    similarity: float
+    """Cosine similarity to a taught item's closest prototype it needs to become a scan."""
     stable_frames: int
-    """Frames in a row it must stay on top (and frames of emptiness that end a placement)."""
+    """Frames of evidence before a scan (and frames of emptiness that end a placement)."""
     empty_below: float
-    """Total probability of announced labels below which the scan area counts as empty."""
+    """Presence below which a frame shows nothing the model knows (unless a taught item)."""
 
     @property
     def unsure_after(self) -> int:
-        """Frames something stays unrecognised before the shopper is asked to hold it still."""
-        return 2 * self.stable_frames
+        """Frames of evidence gathered at most; after this many without an answer, the shopper
+        is asked to hold the item still."""
+        return 3 * self.stable_frames
 
     @property
     def settle_frames(self) -> int:
@@ -38,60 +65,113 @@ class Thresholds:
 class Reading:
     """What the model makes of one frame, as the decision needs it."""
 
-    best: Guess
-    """The most likely announced label."""
+    labels: tuple[str, ...]
+    """The model's labels."""
+    share: np.ndarray
+    """Per label: its share of the announced labels' probability (0 for the others)."""
     presence: float
     """Total probability of announced labels: low when nothing (known) is there."""
+    taught: tuple[str, ...]
+    """Items taught on the lane."""
+    similarity: np.ndarray
+    """Per taught item: cosine similarity of the frame's features to its closest prototype."""
     top: list[Guess]
-    """The most likely labels of all, best first, for the prediction and the alternatives."""
+    """The model's most likely labels, best first, for the prediction and the alternatives."""
 
 
-def judge(reading: Reading, t: Thresholds) -> str:
-    """What one frame shows: `EMPTY`, a confident label, or `UNSURE`."""
-    if reading.presence < t.empty_below:
-        return EMPTY
-    return reading.best.label if reading.best.confidence >= t.threshold else UNSURE
+@dataclass(frozen=True)
+class Evidence:
+    """Readings of one placement, averaged: noise and a passing hand weigh less."""
+
+    readings: int
+    labels: tuple[str, ...]
+    share: np.ndarray
+    presence: float
+    taught: tuple[str, ...]
+    similarity: np.ndarray
+
+    @classmethod
+    def of(cls, readings: list[Reading]) -> Evidence:
+        last = readings[-1]
+        same = [r for r in readings if r.taught == last.taught]  # a teaching changed mid-way
+        return cls(
+            len(readings),
+            last.labels,
+            np.mean([r.share for r in readings], axis=0),
+            float(np.mean([r.presence for r in readings])),
+            last.taught,
+            np.mean([r.similarity for r in same], axis=0),
+        )
+
+    def verdict(self, t: Thresholds) -> Guess | str:
+        """A confident item, `UNSURE`, or `EMPTY`."""
+        closest = float(self.similarity.max()) if len(self.taught) else 0.0
+        if self.presence < t.empty_below and closest < t.similarity - NEAR:
+            return EMPTY
+        built_in = None
+        best = int(self.share.argmax())
+        if self.presence >= t.presence and self.share[best] >= t.threshold:
+            built_in = Guess(self.labels[best], round(float(self.share[best]), 4))
+        taught = None
+        if closest >= t.similarity:
+            ranked = np.sort(self.similarity)
+            if len(ranked) == 1 or ranked[-1] - ranked[-2] >= MARGIN:
+                taught = Guess(self.taught[int(self.similarity.argmax())], round(closest, 4))
+        if built_in and taught and built_in.label != taught.label:
+            return UNSURE  # two confident claims: one of them is wrong
+        return taught or built_in or UNSURE
+
+
+def frame_is_empty(reading: Reading, t: Thresholds) -> bool:
+    return Evidence.of([reading]).verdict(t) == EMPTY
 
 
 class ScanDecider:
-    """Announce a label once per placement.
+    """Announce one item per placement.
 
-    Each frame is one of three things: empty (announced labels together are unlikely: nothing,
-    or nothing we know, is there), a confident label, or unsure. A label becomes a scan when it
-    stays on top, confident, for `stable_frames` frames in a row. The same item is not announced
-    again until the scene has been empty (or held another confident item) for `stable_frames`
-    frames: a banana lying on the scale is one scan, not one per frame, and an unsure wobble
-    never re-announces it. Something that stays unsure for twice `stable_frames` gets one
-    `UNSURE_PROMPT` per placement.
+    A placement starts with a frame that is not empty and ends after `stable_frames` empty
+    frames. Its evidence is the average of its last `unsure_after` frames. An item is announced
+    once the evidence of at least `stable_frames` frames names it: a clear item in two or three
+    frames, an ambiguous one when more frames make it clear. The same item is not announced
+    again within the placement (a banana lying on the scale is one scan, not one per frame);
+    another item replacing it is. A placement that stays unrecognised for `unsure_after` frames
+    gets one `UNSURE_PROMPT`.
     """
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.thresholds = thresholds
-        self._candidate: str | None = None
-        self._streak = 0
+        self._window: deque[Reading] = deque(maxlen=thresholds.unsure_after)
+        self._empties = 0
+        self._unsure = 0
         self._announced: str | None = None
         self._prompted = False
 
     def observe(self, reading: Reading) -> Guess | None:
-        """Feed one frame's reading; returns its best guess when that is a new scan."""
+        """Feed one frame's reading; returns the item when it is a new scan, or
+        `UNSURE_PROMPT`."""
         t = self.thresholds
-        state = judge(reading, t)
-        if state == self._candidate:
-            self._streak += 1
-        else:
-            self._candidate, self._streak = state, 1
-        if state == UNSURE:
-            # Something has been there a while and is still not recognised, and nothing was
-            # announced for this placement: ask the shopper to hold it still, once.
-            if (
-                self._streak == t.unsure_after
-                and not self._prompted
-                and self._announced in (None, EMPTY)
-            ):
+        if frame_is_empty(reading, t):
+            self._empties += 1
+            if self._empties >= t.stable_frames:
+                self._end_placement()
+            return None
+        self._empties = 0
+        if self._window.maxlen != t.unsure_after:  # thresholds changed live
+            self._window = deque(self._window, maxlen=t.unsure_after)
+        self._window.append(reading)
+        verdict = Evidence.of(list(self._window)).verdict(t)
+        if isinstance(verdict, str):
+            self._unsure += 1
+            if self._unsure >= t.unsure_after and not self._prompted and not self._announced:
                 self._prompted = True
                 return UNSURE_PROMPT
             return None
-        if self._streak < t.stable_frames or state == self._announced:
+        if len(self._window) < t.stable_frames or verdict.label == self._announced:
             return None
-        self._announced, self._prompted = state, False
-        return None if state == EMPTY else reading.best
+        self._announced = verdict.label
+        return verdict
+
+    def _end_placement(self) -> None:
+        self._window.clear()
+        self._unsure = 0
+        self._announced, self._prompted = None, False

@@ -1,11 +1,15 @@
 """Load an image-classification ONNX model with onnxruntime and run it on camera frames.
 
 A model directory (`scantalk.model_folder`) holds `model.onnx`, `labels.txt` and optionally
-`catalog.csv`. Both kinds of Azure Custom Vision ONNX export load unchanged:
+`catalog.csv`. Azure Custom Vision ONNX exports load unchanged, whichever layout they have:
 
-- the older kind: input `data` [N,3,H,W]; outputs `classLabel` and `loss`, a label -> probability
-  map per image;
-- the newer kind (and our own models): one float output, positions mapped to `labels.txt`.
+- the older kind (ONNX 1.2): input `data` [N,3,H,W]; outputs `classLabel` (string) and `loss`,
+  a label -> probability map per image;
+- newer kinds: a string `classLabel` beside a float [N, labels] output (`loss`,
+  `model_output`, `model_outputs0`), or the float output alone;
+- our own models: `probabilities` [N, labels], plus `features` [N, width], the penultimate
+  layer, which teaching compares (`classifier_node.prototypes`). A model without a `features`
+  output (Custom Vision exports do not expose one) recognises its own labels only.
 
 Colour order and value range come from the model's own metadata (`Image.BitmapPixelFormat`
 Bgr8/Rgb8, `Image.NominalPixelRange`), input size from its input shape; preprocessing follows
@@ -25,8 +29,9 @@ import onnxruntime as ort
 from PIL import Image, UnidentifiedImageError
 
 from classifier_node.decision import Reading
+from classifier_node.prototypes import Prototypes
 from scantalk.contract import ContractError, Guess
-from scantalk.model_folder import ModelFolder
+from scantalk.model_folder import PROTOTYPES, ModelFolder
 
 # value range name -> (scale, offset) applied to 0..255 pixel values
 PIXEL_RANGES = {
@@ -37,6 +42,9 @@ PIXEL_RANGES = {
 }
 DEFAULT_SIZE = 224
 """Input size for models whose input shape leaves it open."""
+PROBABILITY_NAMES = ("probabilities", "loss", "model_output", "model_outputs0")
+"""Names exports give their per-label probabilities, most telling first."""
+FEATURES = "features"
 
 
 @dataclass(frozen=True)
@@ -59,11 +67,14 @@ class Preprocessing:
 class Model:
     """One loaded model: its labels, its preprocessing, and one reused inference session."""
 
-    def __init__(self, model_dir: Path, threads: int = 2) -> None:
-        self.folder = ModelFolder.open(model_dir)
+    def __init__(self, model_dir: Path, threads: int = 2, data_dir: Path | None = None) -> None:
+        """`data_dir`: the lane's, where its taught items are; None: the model's labels only."""
+        self.model_dir, self.data_dir = model_dir, data_dir
+        self.folder = ModelFolder.open(model_dir, data_dir)
         self.name, self.labels = self.folder.name, self.folder.labels
         self.announced = np.array(self.folder.announced, dtype=bool)
-        """Per label: is it ever a scan? Others (`background`, `hand`) count as nothing."""
+        """Per label: is it ever a scan? Others (`background`, `hand`, `Negative`) count as
+        nothing."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
@@ -91,14 +102,42 @@ class Model:
         )
         outputs = {o.name: o for o in self.session.get_outputs()}
         # The older Custom Vision kind: a label -> probability map in `loss`.
-        self.map_output = "loss" if {"classLabel", "loss"} <= outputs.keys() else None
-        self.output = self.map_output or next(iter(outputs))
-        shape = outputs[self.output].shape or [None]  # a map output has no shape
-        size = shape[-1]
-        if isinstance(size, int) and size != len(self.labels):
+        loss = outputs.get("loss")
+        self.map_output = "loss" if loss and loss.type.startswith("seq(map") else None
+        self.output = self.map_output or self._probability_output(model_dir, outputs)
+        features = outputs.get(FEATURES)
+        self.features_output = FEATURES if features and features.type == "tensor(float)" else None
+        self.prototypes = Prototypes.empty()
+        self.reload_taught()
+
+    def _probability_output(self, model_dir: Path, outputs: dict) -> str:
+        """The float output with one value per label (string outputs such as `classLabel` are
+        the export's own top label: we rank them ourselves)."""
+        floats = [o for o in outputs.values() if o.type == "tensor(float)" and o.name != FEATURES]
+        fits = [o for o in floats if (o.shape or [None])[-1] in (len(self.labels), None)]
+        fits.sort(
+            key=lambda o: PROBABILITY_NAMES.index(o.name) if o.name in PROBABILITY_NAMES else 9
+        )
+        if not fits:
+            sizes = ", ".join(f"{o.name} {o.shape}" for o in floats) or "no float output"
             raise ModelFolder.unusable(
-                model_dir, f"labels.txt has {len(self.labels)} labels but the model outputs {size}"
+                model_dir, f"an output of {len(self.labels)} values as labels.txt has ({sizes})"
             )
+        return fits[0].name
+
+    def reload_taught(self) -> None:
+        """Read the lane's taught items again (after `scantalk teach` or `forget`)."""
+        if self.data_dir is None:
+            return
+        self.folder = ModelFolder.open(self.model_dir, self.data_dir)
+        taught_dir = self.folder.taught_dir
+        assert taught_dir is not None
+        self.prototypes = Prototypes.load(taught_dir / PROTOTYPES)
+
+    @property
+    def can_learn(self) -> bool:
+        """Whether items can be taught: the model must expose its features."""
+        return self.features_output is not None
 
     @property
     def kind(self) -> str:
@@ -145,24 +184,54 @@ class Model:
             tensor += self.offset
         return tensor[None]
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        """Inference on a preprocessed tensor: one probability per label, in `labels` order."""
-        (result,) = self.session.run([self.output], {self.input_name: tensor})
+    def run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Inference on a preprocessed tensor: one probability per label, in `labels` order,
+        and the features where the model has them."""
+        names = [self.output] + ([self.features_output] if self.features_output else [])
+        result = self.session.run(names, {self.input_name: tensor})
+        features = np.asarray(result[1], np.float32).reshape(-1) if len(result) > 1 else None
         if self.map_output:
-            scores = result[0]
-            return np.array([scores.get(label, 0.0) for label in self.labels], np.float32)
-        return np.asarray(result, np.float32).reshape(-1)
+            scores = result[0][0]
+            probabilities = np.array([scores.get(label, 0.0) for label in self.labels], np.float32)
+        else:
+            probabilities = np.asarray(result[0], np.float32).reshape(-1)
+        return probabilities, features
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
-        return self.run(self.preprocess(rgb))
+        return self.run(self.preprocess(rgb))[0]
+
+    def features(self, rgb: np.ndarray) -> np.ndarray:
+        """The penultimate layer's features of an image, for teaching."""
+        if self.features_output is None:
+            raise ValueError(
+                f"model {self.name} has no `{FEATURES}` output, so items cannot be taught on "
+                "top of it (Custom Vision exports do not expose their features: teach with the "
+                "default model, or add the item in Custom Vision)"
+            )
+        features = self.run(self.preprocess(rgb))[1]
+        assert features is not None
+        return features
 
     def read(self, rgb: np.ndarray) -> Reading:
         """One frame, from pixels to what the scan decision judges: the lane and the
         evaluation both go through here, so the README's figures are the lane's."""
-        probabilities = self.classify(rgb)
-        best = self.ranked(np.where(self.announced, probabilities, 0), top=1)[0]
-        presence = round(float(probabilities[self.announced].sum()), 4)
-        return Reading(best, presence, self.ranked(probabilities))
+        probabilities, features = self.run(self.preprocess(rgb))
+        announced = np.where(self.announced, probabilities, 0)
+        presence = float(announced.sum())
+        prototypes = self.prototypes
+        similarity = (
+            prototypes.similarity(features)
+            if features is not None and prototypes.labels
+            else np.zeros(0, np.float32)
+        )
+        return Reading(
+            labels=self.labels,
+            share=announced / presence if presence > 0 else announced,
+            presence=round(presence, 4),
+            taught=prototypes.labels if len(similarity) else (),
+            similarity=similarity,
+            top=self.ranked(probabilities),
+        )
 
     def ranked(self, probabilities: np.ndarray, top: int = 3) -> list[Guess]:
         """The `top` most likely labels, best first."""
@@ -186,4 +255,6 @@ class Model:
             "preprocessing": self.preprocessing.describe(),
             "metadata": dict(meta.custom_metadata_map),
             "labels": self.labels,
+            "can_learn": self.can_learn,
+            "taught": self.prototypes.labels,
         }

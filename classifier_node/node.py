@@ -20,6 +20,7 @@ from scantalk.contract import (
     SayKind,
     SayRequest,
     Scan,
+    TaughtChange,
 )
 from scantalk.phrases import render
 from scantalk.runtime import Delivery, Message, Node
@@ -32,16 +33,18 @@ TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
-        self.model = Model(settings.model_dir, threads=settings.inference_threads)
+        self.model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
         self.decider = ScanDecider(settings.thresholds)
         node.log.info(
-            "model %s (%s, %d labels): %s; %s",
+            "model %s (%s, %d labels, %d taught%s): %s; %s",
             self.model.name, self.model.kind, len(self.model.labels),
+            len(self.model.prototypes.labels), "" if self.model.can_learn else ", cannot learn",
             self.model.preprocessing.describe(), self.decider.thresholds,
         )  # fmt: skip
         # Only the newest frame matters: a slow inference drops older frames, never queues them.
         node.subscribe(node.topics.frame, self.on_frame, delivery=Delivery.LATEST)
         node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
+        node.subscribe(node.topics.taught, self.on_taught, qos=1)
         node.on_online(self.publish_config)
         if settings.http_port:
             api = ImageApi(
@@ -76,6 +79,16 @@ class Classifier:
         elif verdict:
             alternatives = [g for g in reading.top if g.label != verdict.label]
             self.announce(verdict, alternatives, info.frame_id)
+
+    def on_taught(self, message: Message) -> None:
+        """`scantalk teach`/`forget` changed the lane's items: read them again."""
+        change = TaughtChange.from_json(message.payload)
+        self.model.reload_taught()
+        self.node.count("taught_reloads")
+        self.node.log.info(
+            "%s %s; taught items now: %s",
+            change.action, change.label, ", ".join(self.model.prototypes.labels) or "none",
+        )  # fmt: skip
 
     def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
         product = self.model.folder.catalog.get(guess.label)

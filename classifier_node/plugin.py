@@ -1,15 +1,21 @@
 """What the core's registry learns of the classifier node (entry point `scantalk.nodes:classifier`):
-the node, and `scantalk model info|eval`."""
+the node, `scantalk model info|eval`, and `scantalk teach|forget`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 
 from classifier_node.settings import ClassifierSettings
-from scantalk.contract import NodeName
+from scantalk.contract import NodeName, TaughtAction
+from scantalk.phrases import PHRASES, base_language
 from scantalk.registry import Command, NodeSpec
+
+CAMERA_SHOT_EVERY_S = 0.7
+"""Between photos taken from the camera: time to turn the item."""
 
 
 def run(settings: ClassifierSettings) -> None:
@@ -23,25 +29,155 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
-    _model_arguments(parser)
-    parser.add_argument("images", metavar="IMAGES_DIR", type=Path, help="one folder per label")
+    parser.add_argument(
+        "model_path", metavar="MODEL_DIR", type=Path, nargs="?",
+        help="default: the lane's model (SCANTALK_MODEL_DIR)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--photos", type=Path,
+        help="labelled photos instead of the built-in scenes: one sub-folder per label, "
+        "and nothing/ for photos that must not become a scan",
+    )  # fmt: skip
+    parser.add_argument(
+        "--taught", action="store_true",
+        help="also teach the evaluation's unknown-produce items from teaching scenes, and "
+        "judge them on test scenes composed differently",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stagings", type=int, default=6, help="test stagings per photo (default: 6)"
+    )
     parser.add_argument("--json", action="store_true", help="the result as JSON")
 
 
 def info(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     from classifier_node.model import Model
 
-    print(json.dumps(Model(args.model_path, settings.inference_threads).describe(), indent=2))
+    model = Model(args.model_path, settings.inference_threads, settings.data_dir)
+    print(json.dumps(model.describe(), indent=2))
     return 0
 
 
 def evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
-    from classifier_node.evaluation import evaluate, report
+    from classifier_node.evaluation import evaluate, evaluate_photos, report
     from classifier_node.model import Model
 
-    model = Model(args.model_path, settings.inference_threads)
-    result = evaluate(model, args.images, settings.thresholds)
+    model = Model(args.model_path or settings.model_dir, settings.inference_threads)
+    if args.photos:
+        result = evaluate_photos(model, args.photos, settings.thresholds)
+    else:
+        result = evaluate(model, settings.thresholds, taught=args.taught, stagings=args.stagings)
     print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
+
+
+def _teach_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("label", metavar="LABEL", help="the item's label, e.g. fuji_apple")
+    parser.add_argument(
+        "photos", metavar="PHOTO_OR_FOLDER", type=Path, nargs="*",
+        help="5-20 photos of the item (cut-outs with transparency are put on a counter)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--from-camera", action="store_true",
+        help="take the photos from the running camera: turn the item between shots",
+    )  # fmt: skip
+    parser.add_argument("--count", type=int, default=10, help="photos to take from the camera")
+    parser.add_argument(
+        "--name", help="the name in the lane's language (default: the label, tidied)"
+    )
+    for language in sorted(PHRASES):
+        parser.add_argument(f"--name-{language}", metavar="NAME", help=f"the name in {language}")
+    parser.add_argument("--plu", help="price look-up code, e.g. 4131")
+
+
+def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
+    from classifier_node.model import Model
+    from classifier_node.teaching import teach
+    from scantalk.catalog import Product
+
+    if bool(args.photos) == args.from_camera:
+        print("teach: give photos or --from-camera (one of them)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
+    images = _camera_photos(settings, args.count) if args.from_camera else _photos(args.photos)
+    names = {
+        lang: getattr(args, f"name_{lang}") for lang in PHRASES if getattr(args, f"name_{lang}")
+    }
+    if args.name:
+        names[base_language(settings.language)] = args.name
+    product = Product(args.label, plu=args.plu, names=names)
+    try:
+        teach(model, product, images)
+    except ValueError as exc:
+        print(f"teach: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    print(
+        f"taught {args.label} ({product.name(settings.language)}) from {len(images)} photos "
+        f"in {elapsed:.1f} s; stored in {model.folder.taught_dir}"
+    )
+    return _tell_classifier(settings, args.label, TaughtAction.TAUGHT, model.name, len(images))
+
+
+def _forget_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("label", metavar="LABEL")
+
+
+def forget(args: argparse.Namespace, settings: ClassifierSettings) -> int:
+    from classifier_node.model import Model
+    from classifier_node.teaching import forget
+
+    model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
+    if not forget(model, args.label):
+        taught = ", ".join(model.prototypes.labels) or "none"
+        print(
+            f"forget: {args.label} was not taught on this lane (taught: {taught})", file=sys.stderr
+        )
+        return 1
+    print(f"forgot {args.label}")
+    return _tell_classifier(settings, args.label, TaughtAction.FORGOTTEN, model.name, 0)
+
+
+def _photos(paths: list[Path]) -> list:
+    from scantalk.scene import IMAGE_SUFFIXES, photo_frame
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            files.append(path)
+    return [photo_frame(path) for path in files]
+
+
+def _camera_photos(settings: ClassifierSettings, count: int) -> list:
+    from classifier_node.model import Model
+    from scantalk.runtime import Peer
+
+    decoder = Model(settings.model_dir, settings.inference_threads)
+    print(f"taking {count} photos from the camera; turn the item between shots", file=sys.stderr)
+    timeout = count * CAMERA_SHOT_EVERY_S + 30
+    with Peer(settings, "teach") as peer:
+        frames = peer.receive(settings.topics.frame, count, CAMERA_SHOT_EVERY_S, timeout)
+    if len(frames) < count:
+        print(f"teach: only {len(frames)} frames came from the camera", file=sys.stderr)
+    return [decoder.decode(frame) for frame in frames]
+
+
+def _tell_classifier(
+    settings: ClassifierSettings, label: str, action: TaughtAction, model: str, photos: int
+) -> int:
+    """Publish the change, so a running classifier picks it up; without a broker, the
+    classifier reads it at its next start."""
+    from scantalk.contract import TaughtChange
+    from scantalk.runtime import Peer
+
+    change = TaughtChange(settings.station, label, action, model, photos)
+    try:
+        with Peer(settings, "teach") as peer:
+            peer.publish(settings.topics.taught, change)
+    except ConnectionError as exc:
+        print(f"{exc}: a running classifier picks this up at its next start", file=sys.stderr)
     return 0
 
 
@@ -59,10 +195,17 @@ NODE = NodeSpec(
         ),
         Command(
             ("model", "eval"),
-            "per-class accuracy, confusion matrix and latency on labelled photos "
-            "(one sub-folder per label, and nothing/)",
+            "placements of known, taught and unknown items and of non-produce, on composed "
+            "camera scenes, through the lane's own decision",
             evaluate,
             _eval_arguments,
         ),
+        Command(
+            ("teach",),
+            "teach an item from a few photos or from the camera, without the cloud",
+            teach,
+            _teach_arguments,
+        ),
+        Command(("forget",), "forget an item taught on this lane", forget, _forget_arguments),
     ),
 )

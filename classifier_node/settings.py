@@ -4,17 +4,28 @@ the optional /image API."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from classifier_node.decision import Thresholds
 from scantalk.settings import NON_EMPTY, Number, Settings, setting
+
+if TYPE_CHECKING:
+    from classifier_node.decision import Thresholds
 
 
 @dataclass(frozen=True)
 class ClassifierSettings(Settings):
-    threshold: float = setting(0.6, Number(float, 0.01, 1), "confidence needed for a scan")
-    stable_frames: int = setting(3, Number(int, 1, 100), "frames a label must stay on top")
+    threshold: float = setting(
+        0.8, Number(float, 0.5, 1), "share among the model's announced labels a scan needs"
+    )
+    presence: float = setting(
+        0.6, Number(float, 0.01, 1), "presence of known produce a built-in label's scan needs"
+    )
+    similarity: float = setting(
+        0.55, Number(float, 0.3, 1), "similarity to a taught item's photos a scan needs"
+    )
+    stable_frames: int = setting(2, Number(int, 1, 100), "frames of evidence before a scan")
     empty_below: float = setting(
-        0.1, Number(float, 0, 1), "presence (produce share) below which the scan area is empty"
+        0.03, Number(float, 0.001, 1), "presence of known produce below which nothing is there"
     )
     inference_threads: int = setting(2, Number(int, 1, 64), "onnxruntime threads")
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
@@ -25,6 +36,12 @@ class ClassifierSettings(Settings):
     @property
     def thresholds(self) -> Thresholds:
         """The scan decision's starting thresholds; `…/classifier/config` may change them."""
+        from classifier_node.decision import Thresholds  # numpy: only when a node runs
+
         return Thresholds(
-            threshold=self.threshold, stable_frames=self.stable_frames, empty_below=self.empty_below
+            threshold=self.threshold,
+            presence=self.presence,
+            similarity=self.similarity,
+            stable_frames=self.stable_frames,
+            empty_below=self.empty_below,
         )

@@ -1,16 +1,27 @@
 """The product catalog: what each model label is called, its PLU code, and whether it is announced.
 
-`catalog.csv` sits beside a model's `labels.txt`, one row per label:
-`label,plu,announce,name_en,name_de,…` (a `name_<language>` column per language).
+`catalog.csv` sits beside a model's `labels.txt` (and beside a lane's taught items), one row
+per label: `label,plu,announce,name_en,name_de,…` (a `name_<language>` column per language).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scantalk.phrases import base_language
+
+NOTHING_LABELS = frozenset({"negative"})
+"""Labels that mean "nothing there" without any catalog: Azure Custom Vision's built-in
+`Negative` tag ("none of my tags")."""
+
+
+def tidy(label: str) -> str:
+    """A label as a name for people: `red_apple` -> `Red apple`, `Fuji-apple` -> `Fuji apple`."""
+    words = " ".join(re.split(r"[\s_\-]+", label.strip()))
+    return words[:1].upper() + words[1:]
 
 
 @dataclass(frozen=True)
@@ -18,7 +29,7 @@ class Product:
     label: str
     plu: str | None = None
     announce: bool = True
-    """False for classes such as `background` or `hand`, which are never a scan."""
+    """False for classes such as `background`, `hand` or `Negative`, which are never a scan."""
     names: dict[str, str] = field(default_factory=dict)
     """Display name per language."""
 
@@ -28,8 +39,17 @@ class Product:
             self.names.get(language)
             or self.names.get(base)
             or self.names.get("en")
-            or self.label.replace("_", " ").capitalize()
+            or tidy(self.label)
         )
+
+    def row(self) -> dict[str, str]:
+        """This product as a `catalog.csv` row."""
+        return {
+            "label": self.label,
+            "plu": self.plu or "",
+            "announce": "yes" if self.announce else "no",
+            **{f"name_{language}": name for language, name in self.names.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -58,5 +78,23 @@ class Catalog:
             )
         return cls(products)
 
+    def save(self, path: Path) -> None:
+        """Write the catalog (atomically: a reader never sees half a file)."""
+        rows = [product.row() for product in self.products.values()]
+        languages = sorted({key for row in rows for key in row if key.startswith("name_")})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        with partial.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, ["label", "plu", "announce", *languages])
+            writer.writeheader()
+            writer.writerows(rows)
+        partial.replace(path)
+
     def get(self, label: str) -> Product:
-        return self.products.get(label) or Product(label)
+        return self.products.get(label) or Product(
+            label, announce=label.lower() not in NOTHING_LABELS
+        )
+
+    def merged(self, other: Catalog) -> Catalog:
+        """This catalog with `other`'s rows taking precedence."""
+        return Catalog({**self.products, **other.products})

@@ -94,6 +94,10 @@ class Topics:
         return self._t("classifier", "config", "state")
 
     @property
+    def taught(self) -> str:
+        return self._t("classifier", "taught")
+
+    @property
     def say(self) -> str:
         return self._t("voice", "say")
 
@@ -253,6 +257,11 @@ class ClassifierConfig(Payload):
 
     SCHEMA: ClassVar[str] = "scantalk.classifier-config/1"
     threshold: float | None = None
+    """Share among the model's announced labels a built-in label needs."""
+    presence: float | None = None
+    """Total probability of the model's announced labels a built-in label's scan needs."""
+    similarity: float | None = None
+    """Cosine similarity to a taught item's closest prototype it needs."""
     stable_frames: int | None = None
     empty_below: float | None = None
     settle_frames: int | None = None
@@ -260,8 +269,8 @@ class ClassifierConfig(Payload):
     each change of scene. Ignored in a change."""
     error: str | None = None
 
-    MAX_SETTLE_FRAMES: ClassVar[int] = 201
-    """Twice the largest `stable_frames`, and one: a camera never sends more in a burst."""
+    MAX_SETTLE_FRAMES: ClassVar[int] = 301
+    """Three times the largest `stable_frames`, and one: a camera never sends more in a burst."""
 
     def validate(self) -> None:
         if self.settle_frames is not None and not 1 <= self.settle_frames <= self.MAX_SETTLE_FRAMES:
@@ -269,6 +278,30 @@ class ClassifierConfig(Payload):
                 f"{self.SCHEMA}: settle_frames must be 1-{self.MAX_SETTLE_FRAMES}, "
                 f"not {self.settle_frames}"
             )
+
+
+class TaughtAction(StrEnum):
+    TAUGHT = "taught"
+    FORGOTTEN = "forgotten"
+
+
+@dataclass(frozen=True)
+class TaughtChange(Payload):
+    """An item was taught on the lane or forgotten (`…/classifier/taught`, QoS 1).
+
+    `scantalk teach` and `scantalk forget` write the lane's taught items, then publish this; a
+    running classifier reads them again at once, without a restart.
+    """
+
+    SCHEMA: ClassVar[str] = "scantalk.taught/1"
+    station: str
+    label: str
+    action: TaughtAction
+    model: str
+    """The model the item was taught on (taught items belong to one model's features)."""
+    photos: int = 0
+    """Photos it was taught from (0 when forgotten)."""
+    time: str = field(default_factory=now_rfc3339)
 
 
 @dataclass(frozen=True)

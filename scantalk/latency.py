@@ -15,8 +15,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    """Median and p99, rounded to hundredths: what a latency report shows."""
+    """Median, p95 and p99, rounded to hundredths: what a latency report shows."""
     return {
         "median": round(statistics.median(values), 2),
+        "p95": round(percentile(values, 0.95), 2),
         "p99": round(percentile(values, 0.99), 2),
     }

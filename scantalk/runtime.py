@@ -321,3 +321,56 @@ class Node:
         for s in self._subscriptions:
             if mqtt.topic_matches_sub(s.filter, msg.topic):
                 s.deliver(message)
+
+
+class Peer:
+    """A short visit to the bus for a command (`scantalk teach`), not a node: no status, no
+    last will. Use as a context manager; it connects on entry or raises `ConnectionError`."""
+
+    def __init__(self, settings: Settings, purpose: str) -> None:
+        self.settings = settings
+        self._client = mqtt.Client(
+            client_id=f"scantalk-{purpose}-{settings.station}-{os.getpid()}", protocol=mqtt.MQTTv5
+        )
+        self._client.on_socket_open = tcp_no_delay
+
+    def __enter__(self) -> Peer:
+        try:
+            self._client.connect(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
+        except OSError as exc:
+            raise ConnectionError(
+                f"cannot reach the broker at {self.settings.mqtt_host}:"
+                f"{self.settings.mqtt_port} ({exc})"
+            ) from exc
+        self._client.loop_start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def publish(self, topic: str, payload: Payload, timeout: float = 10) -> None:
+        """Publish at QoS 1 and wait for the broker to take it."""
+        info = self._client.publish(topic, payload.to_json(), qos=1)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise ConnectionError(f"the broker did not take the message on {topic}")
+
+    def receive(self, topic: str, count: int, every_s: float, timeout: float) -> list[bytes]:
+        """Up to `count` payloads from `topic`, at least `every_s` apart, within `timeout`."""
+        taken: list[bytes] = []
+        done = threading.Event()
+        last = [-every_s]
+
+        def take(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+            if len(taken) < count and time.monotonic() - last[0] >= every_s:
+                last[0] = time.monotonic()
+                taken.append(msg.payload)
+                if len(taken) == count:
+                    done.set()
+
+        self._client.on_message = take
+        self._client.subscribe(topic, qos=0)
+        done.wait(timeout)
+        self._client.unsubscribe(topic)
+        return taken[:count]

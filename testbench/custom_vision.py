@@ -15,32 +15,36 @@ from onnx import TensorProto, helper
 LABELS = ["blue", "green", "red"]  # channel i of a BGR tensor scores label i
 
 
+LAYOUTS = ("classic", "label-and-probabilities", "single")
+"""The output layouts of real exports: `classic` (ONNX 1.2: string `classLabel` and a `loss`
+label -> probability map), `label-and-probabilities` (newer: string `classLabel` beside a float
+`loss` [N, labels]) and `single` (one float output)."""
+
+
 def build(
     folder: Path,
     *,
-    classic: bool,
+    layout: str,
     pixel_format: str = "Bgr8",
     pixel_range: str = "NominalRange_0_255",
     size: int = 32,
     labels: list[str] = LABELS,
 ) -> Path:
-    """Write `model.onnx` and `labels.txt`; `classic` is the older kind with `classLabel`/`loss`."""
+    """Write `model.onnx` and `labels.txt` in one of the `LAYOUTS`."""
+    classic, labelled = layout == "classic", layout != "single"
     folder.mkdir(parents=True, exist_ok=True)
     scale = 0.1 if pixel_range.startswith("NominalRange") else 25.0
     weights = np.eye(3, len(labels), dtype=np.float32) * scale
     nodes = [
         helper.make_node("ReduceMean", ["data"], ["mean"], axes=[2, 3], keepdims=0),
         helper.make_node("MatMul", ["mean", "weights"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probs" if classic else "model_output"], axis=1),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
     ]
     initializers = [
         helper.make_tensor("weights", TensorProto.FLOAT, weights.shape, weights.ravel())
     ]
-    if classic:
+    if labelled:
         nodes += [
-            helper.make_node(
-                "ZipMap", ["probs"], ["loss"], domain="ai.onnx.ml", classlabels_strings=labels
-            ),
             helper.make_node("ArgMax", ["probs"], ["best"], axis=1, keepdims=0),
             helper.make_node("Gather", ["label_names", "best"], ["classLabel"], axis=0),
         ]
@@ -52,8 +56,16 @@ def build(
                 [s.encode() for s in labels],  # type: ignore[misc]  # onnx's stub: numbers only
             )
         )
-        outputs = [
-            helper.make_tensor_value_info("classLabel", TensorProto.STRING, [None]),
+        outputs = [helper.make_tensor_value_info("classLabel", TensorProto.STRING, [None])]
+    else:
+        outputs = []
+    if classic:
+        nodes.append(
+            helper.make_node(
+                "ZipMap", ["probs"], ["loss"], domain="ai.onnx.ml", classlabels_strings=labels
+            )
+        )
+        outputs.append(
             helper.make_value_info(
                 "loss",
                 helper.make_sequence_type_proto(
@@ -61,12 +73,12 @@ def build(
                         TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [])
                     )
                 ),
-            ),
-        ]
+            )
+        )
     else:
-        outputs = [
-            helper.make_tensor_value_info("model_output", TensorProto.FLOAT, [None, len(labels)])
-        ]
+        name = "loss" if labelled else "model_output"
+        nodes.append(helper.make_node("Identity", ["probs"], [name]))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, len(labels)]))
     graph = helper.make_graph(
         nodes,
         "custom-vision-like",

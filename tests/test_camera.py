@@ -167,14 +167,14 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
     wait_online(bus, "classifier")
     bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(stable_frames=8).to_json())
     state = "scantalk/lane-1/classifier/config/state"
-    bus.wait_for(state, lambda h: h.json()["settle_frames"] == 17)  # 2 * 8 + 1
+    bus.wait_for(state, lambda h: h.json()["settle_frames"] == 25)  # 3 * 8 + 1
 
     folder = photo_dir("fruit/banana.png")
     start_node(
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
         SCANTALK_CAMERA_DWELL="2.5", SCANTALK_CAMERA_GAP="2.5",
     )  # fmt: skip
-    frames = bus.wait_for(FRAME, count=3 * 18)
+    frames = bus.wait_for(FRAME, count=3 * 26)
     # A burst is frames 50 ms apart; bursts are a scene (50 frames) apart.
     times = [datetime.fromisoformat(f.properties["captured_at"]) for f in frames]
     bursts = [1]
@@ -182,4 +182,4 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
         if (after - before).total_seconds() > 0.8:
             bursts.append(0)
         bursts[-1] += 1
-    assert bursts[1:3] == [18, 18], bursts  # photo, empty counter: each one change + 17
+    assert bursts[1:3] == [26, 26], bursts  # photo, empty counter: each one change + 25

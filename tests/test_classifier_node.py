@@ -50,12 +50,12 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
     state = "scantalk/lane-1/classifier/config/state"
-    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.6)
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.8)
 
-    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.95).to_json())
-    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.95 and h.json()["error"] is None)
-    banana = jpeg("fruit/banana.png")  # about 0.75: no longer enough
-    for i in range(4):
+    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=1.0).to_json())
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 1.0 and h.json()["error"] is None)
+    banana = jpeg("fruit/banana.png")  # a clear banana, but never a share of exactly 1
+    for i in range(8):
         send_frame(bus, banana, f"high-{i}")
         bus.wait_for(
             "scantalk/lane-1/classifier/prediction",
@@ -64,16 +64,17 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
     assert not bus.matching("scantalk/lane-1/scan")
 
     for bad, says in [
-        ({"threshold": "abc", "stable_frames": 2}, "threshold: expected float, got 'abc'"),
-        ({"threshold": 1.5, "stable_frames": 2}, "SCANTALK_THRESHOLD=1.5"),
+        ({"threshold": "abc", "stable_frames": 3}, "threshold: expected float, got 'abc'"),
+        ({"threshold": 1.5, "stable_frames": 3}, "SCANTALK_THRESHOLD=1.5"),
+        ({"similarity": 0.1}, "SCANTALK_SIMILARITY=0.1"),
     ]:
         bad_config = json.dumps({"schema": "scantalk.classifier-config/1", **bad}).encode()
         bus.publish("scantalk/lane-1/classifier/config", bad_config)
         (refused,) = bus.wait_for(state, lambda h, says=says: says in (h.json()["error"] or ""))
-        assert (refused.json()["threshold"], refused.json()["stable_frames"]) == (0.95, 3)
+        assert (refused.json()["threshold"], refused.json()["stable_frames"]) == (1.0, 2)
 
-    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.5).to_json())
-    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.5)
+    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.85).to_json())
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.85)
     for i in range(3):
         send_frame(bus, banana, f"low-{i}")
         bus.wait_for(
@@ -100,6 +101,7 @@ def test_a_hand_or_a_thing_that_is_not_produce_never_scans(bus, node_env, start_
         )
     assert prediction.json()["presence"] < 0.5
     assert not bus.matching("scantalk/lane-1/scan")
+    assert not bus.matching("scantalk/lane-1/voice/say")
 
 
 def test_image_api_answers_like_custom_vision(bus, node_env, start_node):

@@ -1,28 +1,40 @@
-"""One announcement per placement of an item; nothing there, or unsure, is never a scan."""
+"""One announcement per placement of a known item; nothing, unsure, or two claims are never a
+scan; unknown produce gets one "not sure"."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from classifier_node.decision import UNSURE_PROMPT, Reading, ScanDecider, Thresholds
-from scantalk.contract import Guess
+
+LABELS = ("banana", "lemon", "orange")
+THRESHOLDS = Thresholds(
+    threshold=0.9, presence=0.5, similarity=0.6, stable_frames=2, empty_below=0.05
+)
 
 
-def reading(label: str, confidence: float, presence: float) -> Reading:
-    best = Guess(label, confidence)
-    return Reading(best, presence, [best])
+def reading(share: tuple[float, float, float], presence: float, potato: float = 0.2) -> Reading:
+    """A frame: shares of the built-in labels, presence, and similarity to a taught potato."""
+    return Reading(LABELS, np.array(share), presence, ("potato",), np.array([potato]), [])
 
 
-BANANA, LEMON = reading("banana", 0.9, 0.92), reading("lemon", 0.8, 0.85)
-EMPTY = reading("banana", 0.01, 0.02)
-UNSURE = reading("banana", 0.4, 0.5)
+BANANA = reading((0.97, 0.02, 0.01), 0.8)
+LEMON = reading((0.02, 0.95, 0.03), 0.7)
+EMPTY = reading((0.3, 0.4, 0.3), 0.01)
+UNSURE = reading((0.5, 0.3, 0.2), 0.4)  # produce, but which?
+FAINT_BANANA = reading((0.97, 0.02, 0.01), 0.2)  # unknown produce the model finds banana-ish
+CITRUS = reading((0.05, 0.55, 0.40), 0.6)  # lemon or orange: ambiguous
+POTATO = reading((0.3, 0.4, 0.3), 0.02, potato=0.8)  # unknown to the model, taught on the lane
+POTATO_LIKE_LEMON = reading((0.02, 0.95, 0.03), 0.7, potato=0.8)
 
 
-def verdicts(frames):
-    decider = ScanDecider(Thresholds(threshold=0.6, stable_frames=3, empty_below=0.1))
+def verdicts(frames, thresholds=THRESHOLDS):
+    decider = ScanDecider(thresholds)
     return [v for v in (decider.observe(frame) for frame in frames) if v]
 
 
-def scans(frames):
-    return [v.label for v in verdicts(frames) if v is not UNSURE_PROMPT]
+def scans(frames, thresholds=THRESHOLDS):
+    return [v.label for v in verdicts(frames, thresholds) if v is not UNSURE_PROMPT]
 
 
 def prompts(frames):
@@ -33,17 +45,27 @@ def test_an_item_held_still_is_one_scan():
     assert scans([BANANA] * 50) == ["banana"]
 
 
-def test_an_item_needs_stable_frames_before_it_is_announced():
-    assert scans([BANANA, BANANA]) == []
-    assert scans([BANANA, BANANA, LEMON, BANANA, BANANA]) == []
+def test_a_clear_item_is_announced_on_its_second_frame():
+    decider = ScanDecider(THRESHOLDS)
+    assert decider.observe(BANANA) is None
+    verdict = decider.observe(BANANA)
+    assert verdict
+    assert verdict.label == "banana"
+    assert verdict.confidence >= 0.9
 
 
-def test_unsure_or_empty_is_never_a_scan():
-    assert scans([UNSURE] * 20 + [EMPTY] * 20) == []
+def test_evidence_is_gathered_over_the_placement():
+    # One confident frame among unsure ones is not enough; a run of confident frames is.
+    assert scans([UNSURE, BANANA, UNSURE, UNSURE]) == []
+    assert scans([UNSURE] + [BANANA] * 8) == ["banana"]
+
+
+def test_unsure_ambiguous_faint_or_empty_is_never_a_scan():
+    assert scans([UNSURE] * 20 + [CITRUS] * 20 + [FAINT_BANANA] * 20 + [EMPTY] * 20) == []
 
 
 def test_same_item_again_after_the_counter_empties():
-    assert scans([BANANA] * 5 + [EMPTY] * 3 + [BANANA] * 5) == ["banana", "banana"]
+    assert scans([BANANA] * 5 + [EMPTY] * 2 + [BANANA] * 5) == ["banana", "banana"]
 
 
 def test_a_flicker_of_empty_or_an_unsure_wobble_is_not_a_new_placement():
@@ -51,15 +73,31 @@ def test_a_flicker_of_empty_or_an_unsure_wobble_is_not_a_new_placement():
     assert scans([BANANA] * 5 + [UNSURE] * 10 + [BANANA] * 5) == ["banana"]
 
 
-def test_another_item_is_announced_at_once():
-    assert scans([BANANA] * 5 + [LEMON] * 5) == ["banana", "lemon"]
+def test_another_item_replacing_it_is_announced():
+    assert scans([BANANA] * 5 + [LEMON] * 8) == ["banana", "lemon"]
 
 
 def test_something_unrecognised_for_a_while_gets_one_prompt_per_placement():
-    assert prompts([UNSURE] * 5) == 0
+    assert prompts([UNSURE] * (THRESHOLDS.unsure_after - 1)) == 0
     assert prompts([UNSURE] * 50) == 1
-    assert prompts([UNSURE] * 10 + [EMPTY] * 3 + [UNSURE] * 10) == 2
+    assert prompts([UNSURE] * 10 + [EMPTY] * 2 + [UNSURE] * 10) == 2
 
 
 def test_no_prompt_once_the_item_was_announced():
     assert prompts([BANANA] * 5 + [UNSURE] * 20) == 0
+
+
+def test_a_taught_item_is_announced_though_the_model_does_not_know_it():
+    assert scans([EMPTY] * 3 + [POTATO] * 5 + [EMPTY] * 3) == ["potato"]
+
+
+def test_two_confident_claims_are_not_sure_rather_than_a_guess():
+    assert scans([POTATO_LIKE_LEMON] * 20) == []
+    assert prompts([POTATO_LIKE_LEMON] * 20) == 1
+
+
+def test_thresholds_decide():
+    strict = Thresholds(
+        threshold=0.99, presence=0.5, similarity=0.9, stable_frames=2, empty_below=0.05
+    )
+    assert scans([BANANA] * 10 + [EMPTY] * 3 + [POTATO] * 10, strict) == []

@@ -39,8 +39,8 @@ def test_numbers_are_parsed_as_numbers_and_flags_win():
     settings = ClassifierSettings.load(env)
     assert settings.threshold == 0.85
     assert settings.mqtt_port == 1884
-    flags = argparse.Namespace(threshold="0.4")
-    assert ClassifierSettings.load({"SCANTALK_THRESHOLD": "0.85"}, flags).threshold == 0.4
+    flags = argparse.Namespace(threshold="0.95")
+    assert ClassifierSettings.load({"SCANTALK_THRESHOLD": "0.85"}, flags).threshold == 0.95
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_bad_threshold_stops_the_classifier_at_start():
     result = run_node("classifier", SCANTALK_THRESHOLD="abc")
     assert result.returncode == 2
     assert "SCANTALK_THRESHOLD='abc'" in result.stderr
-    assert "a number from 0.01 to 1" in result.stderr
+    assert "a number from 0.5 to 1" in result.stderr
 
 
 def test_missing_model_stops_the_classifier_at_start(tmp_path):

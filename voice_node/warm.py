@@ -15,8 +15,8 @@ def warm_cache(settings: VoiceSettings) -> str:
     counts: Counter[str] = Counter()
     speech = Speech(settings, lambda key: counts.update((key,)))
     language = settings.language
-    folder = ModelFolder.open(settings.model_dir)
-    names = [p.name(language) for p in folder.products if p.announce]
+    folder = ModelFolder.open(settings.model_dir, settings.data_dir)
+    names = [p.name(language) for p in folder.items]
     texts = [render("item", language, item=name) for name in names]
     texts += [render(key, language) for key in PHRASES["en"] if key != "item"]
     hits = sum(speech.audio(text, language).cache_hit for text in texts)
