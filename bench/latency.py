@@ -35,6 +35,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bench import lane_env
 from scantalk.broker import Broker, free_port
 from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, Topics
 from scantalk.latency import percentile
@@ -209,15 +210,7 @@ def main() -> None:
     ]
     timed = script(timed_plan, first=len(photos) * STAGINGS)
     with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
-        env = {
-            **os.environ,
-            "SCANTALK_MQTT_PORT": str(broker.port),
-            "SCANTALK_DATA_DIR": tmp,
-            "SCANTALK_SAY_STARTUP": "no",
-            "SCANTALK_VOICE_COOLDOWN": "0",
-            "SDL_AUDIODRIVER": "disk",
-            "SDL_DISKAUDIOFILE": os.devnull,
-        }
+        env = lane_env(broker.port, tmp)
         nodes = {
             name: subprocess.Popen([sys.executable, "-m", "scantalk", "node", name], env=env)
             for name in ("classifier", "voice")

@@ -10,13 +10,13 @@ texts never said before (espeak-ng synthesis); hits repeat texts already in the 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from bench import lane_env
 from scantalk.broker import Broker, free_port
 from scantalk.contract import SayRequest
 from scantalk.latency import percentile
@@ -31,15 +31,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
-        env = {
-            **os.environ,
-            "SCANTALK_MQTT_PORT": str(broker.port),
-            "SCANTALK_DATA_DIR": tmp,
-            "SCANTALK_SAY_STARTUP": "no",
-            "SCANTALK_VOICE_COOLDOWN": "0",
-            "SDL_AUDIODRIVER": "disk",
-            "SDL_DISKAUDIOFILE": os.devnull,
-        }
+        env = lane_env(broker.port, tmp)
         node = subprocess.Popen([sys.executable, "-m", "scantalk", "node", "voice"], env=env)
         bus = Bus(broker.port, ["scantalk/#"])
         wait_online(bus, "voice")

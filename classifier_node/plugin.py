@@ -8,11 +8,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifier_node.settings import ClassifierSettings
 from scantalk.contract import NodeName, TaughtAction
 from scantalk.phrases import PHRASES, base_language
 from scantalk.registry import Command, NodeSpec
+
+if TYPE_CHECKING:  # onnxruntime loads only when a command runs
+    from classifier_node.model import Model
 
 CAMERA_SHOT_EVERY_S = 0.7
 """Between photos taken from the camera: time to turn the item."""
@@ -99,7 +103,10 @@ def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
         return 2
     started = time.perf_counter()
     model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
-    images = _camera_photos(settings, args.count) if args.from_camera else _photos(args.photos)
+    if args.from_camera:
+        images = _camera_photos(settings, model, args.count)
+    else:
+        images = _photos(args.photos)
     names = {
         lang: getattr(args, f"name_{lang}") for lang in PHRASES if getattr(args, f"name_{lang}")
     }
@@ -150,18 +157,16 @@ def _photos(paths: list[Path]) -> list:
     return [photo_frame(path) for path in files]
 
 
-def _camera_photos(settings: ClassifierSettings, count: int) -> list:
-    from classifier_node.model import Model
+def _camera_photos(settings: ClassifierSettings, model: Model, count: int) -> list:
     from scantalk.runtime import Peer
 
-    decoder = Model(settings.model_dir, settings.inference_threads)
     print(f"taking {count} photos from the camera; turn the item between shots", file=sys.stderr)
     timeout = count * CAMERA_SHOT_EVERY_S + 30
     with Peer(settings, "teach") as peer:
         frames = peer.receive(settings.topics.frame, count, CAMERA_SHOT_EVERY_S, timeout)
     if len(frames) < count:
         print(f"teach: only {len(frames)} frames came from the camera", file=sys.stderr)
-    return [decoder.decode(frame) for frame in frames]
+    return [model.decode(frame) for frame in frames]
 
 
 def _tell_classifier(
