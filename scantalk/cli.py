@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,15 @@ from scantalk.settings import SettingError, Settings
 
 OURS = {"scantalk", "camera_node", "classifier_node", "voice_node", "bridge", "testbench"}
 """Packages of this project: a missing one is no missing extra."""
+
+CORE_COMMANDS = (
+    ("contract", "print the topic contract as an AsyncAPI 3.0 document", "scantalk.asyncapi"),
+    ("discovery", "publish (or --remove) Home Assistant discovery", "scantalk.homeassistant"),
+    ("watch", "a live view of a lane (or a store) in the terminal", "scantalk.watch"),
+)
+"""The core's own commands: (name, help, module with `arguments(parser)` and
+`run(args, settings) -> int`). Their modules import only the standard library and the core at
+the top, so `--help` stays fast."""
 
 Handler = Callable[[argparse.Namespace, Mapping[str, str], Mapping[str, str | None]], int]
 
@@ -53,6 +63,13 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
         _add_settings(sub, [spec.settings])
         sub.set_defaults(handler=_show_settings, settings_classes=[spec.settings])
 
+    for name, help, module in CORE_COMMANDS:
+        sub = commands.add_parser(name, help=help)
+        command = importlib.import_module(module)
+        command.arguments(sub)
+        _add_settings(sub, [Settings])
+        sub.set_defaults(handler=_core(command.run))
+
     groups: dict[tuple[str, ...], Any] = {(): commands}
     for spec in specs.values():
         for command in spec.commands:
@@ -78,6 +95,15 @@ def _add_settings(parser: argparse.ArgumentParser, classes: list[type[Settings]]
             if f.name not in seen:
                 seen.add(f.name)
                 cls.add_argument(group, f)
+
+
+def _core(run: Callable[[argparse.Namespace, Settings], int]) -> Handler:
+    def handler(
+        args: argparse.Namespace, environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+    ) -> int:
+        return run(args, Settings.load(environ, args, dotenv))
+
+    return handler
 
 
 def _runner(spec: NodeSpec) -> Callable[[argparse.Namespace, Any], int]:

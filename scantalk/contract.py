@@ -106,6 +106,11 @@ class Topics:
         return self._t("voice", "spoken")
 
     @property
+    def repeat(self) -> str:
+        """Any payload: say the last item announcement again, now (a button, Home Assistant)."""
+        return self._t("voice", "repeat")
+
+    @property
     def inventory_ack(self) -> str:
         return self._t("inventory", "ack")
 
@@ -263,7 +268,11 @@ class ClassifierConfig(Payload):
     similarity: float | None = None
     """Cosine similarity to a taught item's closest prototype it needs."""
     stable_frames: int | None = None
+    """Frames of evidence before a scan, and empty frames that end a placement."""
     empty_below: float | None = None
+    """Presence below which a frame shows nothing."""
+    language: str | None = None
+    """Language of announcements (BCP 47: `en`, `de`): names and phrases from then on."""
     settle_frames: int | None = None
     """State only: frames the decision needs of one placement; the camera sends that many after
     each change of scene. Ignored in a change."""
