@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from bridge.destinations import Destination, open_destination
+from bridge.lane import LaneWatch
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
 from scantalk.contract import (
@@ -52,6 +53,8 @@ class Bridge:
         )  # fmt: skip
         node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
+        if settings.homeassistant and not settings.bridge_stations:
+            LaneWatch(node, settings, self.outbox)
 
     def on_scan(self, message: Message) -> None:
         station = Topics.station_of(message.topic)
@@ -73,6 +76,7 @@ class Bridge:
             pending = self.outbox.count(pending_only=True)
         self.node.count("accepted")
         self.node.gauge("outbox_pending", pending)
+        self.node.stats_soon()  # scans today and the outbox, for Home Assistant
         if pending >= NEAR_FULL * self.settings.outbox_max:
             # Still accepted: a scan is never dropped, but someone must look at the uplink.
             self.node.log.error(

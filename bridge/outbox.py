@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS records (
     destination  TEXT
 );
 CREATE INDEX IF NOT EXISTS pending ON records (accepted_at) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS accepted ON records (accepted_at);
 """
 
 
@@ -56,6 +57,13 @@ class Outbox:
         where = "WHERE delivered_at IS NULL" if pending_only else ""
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM records {where}").fetchone()[0]
+
+    def count_since(self, accepted_at: str) -> int:
+        """Records accepted at or after an RFC 3339 UTC time (as `now_rfc3339` writes it)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT count(*) FROM records WHERE accepted_at >= ?", (accepted_at,)
+            ).fetchone()[0]
 
     def mark_delivered(self, scan_id: str, destination: str) -> None:
         with self._lock:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scantalk.settings import GROUP, OPTIONAL, PATH, STATIONS, Number, Settings, setting
+from scantalk.settings import (
+    GROUP,
+    OPTIONAL,
+    PATH,
+    STATIONS,
+    YES_NO,
+    Number,
+    Settings,
+    setting,
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,9 @@ class BridgeSettings(Settings):
     )
     bridge_share_group: str | None = setting(
         None, GROUP, "MQTT shared-subscription group, so bridges split the scans between them"
+    )
+    homeassistant: bool = setting(
+        True, YES_NO, "publish Home Assistant discovery and the lane's health for its station"
     )
     outbox_max: int = setting(
         100_000, Number(int, 1), "pending records at which the bridge warns loudly"

@@ -22,6 +22,7 @@ from scantalk.contract import (
     SnapshotInfo,
     now_rfc3339,
 )
+from scantalk.latency import Window
 from scantalk.runtime import Message, Node
 
 MAX_BACKOFF_S = 5
@@ -42,6 +43,8 @@ class Camera:
         )
         self.snapshots = Snapshots(settings.data_dir / "snapshots", SNAPSHOTS_KEPT)
         self.run_id = f"{int(time.time()):x}"
+        self.sent = Window(60)
+        node.measure("frames_per_minute", self.sent.count)
         node.add_worker(self.capture)
         node.subscribe(node.topics.scan, self.on_scan, qos=1)
         node.subscribe(node.topics.classifier_config_state, self.on_classifier_config, qos=1)
@@ -108,6 +111,8 @@ class Camera:
         )
         self.snapshots.remember(frame_id, jpeg)
         self.node.count("frames" if sent.rc == 0 else "frames_unsent")
+        if sent.rc == 0:
+            self.sent.add()
 
     def on_scan(self, message: Message) -> None:
         scan = Scan.from_json(message.payload)

@@ -22,7 +22,8 @@ from scantalk.contract import (
     Scan,
     TaughtChange,
 )
-from scantalk.phrases import render
+from scantalk.latency import Window
+from scantalk.phrases import render, spoken_language
 from scantalk.runtime import Delivery, Message, Node
 from scantalk.settings import SettingError
 
@@ -35,6 +36,10 @@ class Classifier:
         self.node, self.settings = node, settings
         self.model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
         self.decider = ScanDecider(settings.thresholds)
+        self.language = settings.language
+        """Of announcements: a setting, changeable live on `…/classifier/config`."""
+        self.inference = Window(60)
+        node.measure("inference_ms", self.inference.median)
         node.log.info(
             "model %s (%s, %d labels, %d taught%s): %s; %s",
             self.model.name, self.model.kind, len(self.model.labels),
@@ -65,6 +70,7 @@ class Classifier:
         info = FrameInfo.from_properties(message.properties)
         reading = self.model.read(self.model.decode(message.payload))
         elapsed_ms = (time.perf_counter() - started) * 1000
+        self.inference.add(elapsed_ms)
         self.node.count("frames")
         self.node.publish(
             self.node.topics.prediction,
@@ -75,7 +81,7 @@ class Classifier:
         )  # fmt: skip
         verdict = self.decider.observe(reading)
         if verdict is UNSURE_PROMPT:
-            self.say(render("unsure", self.settings.language), kind=SayKind.PROMPT)
+            self.say(render("unsure", self.language), kind=SayKind.PROMPT)
         elif verdict:
             alternatives = [g for g in reading.top if g.label != verdict.label]
             self.announce(verdict, alternatives, info.frame_id)
@@ -92,7 +98,7 @@ class Classifier:
 
     def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
         product = self.model.folder.catalog.get(guess.label)
-        station, language = self.settings.station, self.settings.language
+        station, language = self.settings.station, self.language
         scan = Scan(
             scan_id=str(uuid.uuid4()),
             station=station,
@@ -110,7 +116,7 @@ class Classifier:
         self.node.log.info("scan %s: %s (%.2f)", scan.scan_id, scan.label, scan.confidence)
 
     def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
-        request = SayRequest(self.settings.station, text, self.settings.language, scan_id, kind)
+        request = SayRequest(self.settings.station, text, self.language, scan_id, kind)
         self.node.publish(self.node.topics.say, request, qos=1)
 
     def on_config(self, message: Message) -> None:
@@ -123,19 +129,26 @@ class Classifier:
                 for name in TUNABLE
                 if getattr(change, name) is not None
             }
+            language = (
+                self.language if change.language is None else spoken_language(change.language)
+            )
         except (ContractError, SettingError) as exc:
             self.node.count("config_rejected")
             self.node.log.warning("config refused, keeping %s: %s", current, exc)
             self.publish_config(error=str(exc))
             return
         self.decider.thresholds = dataclasses.replace(current, **updates)
-        self.node.log.info("config now %s", self.decider.thresholds)
+        self.language = language
+        self.node.log.info("config now %s, language %s", self.decider.thresholds, language)
         self.publish_config()
 
     def publish_config(self, error: str | None = None) -> None:
         thresholds = self.decider.thresholds
         state = ClassifierConfig(
-            **dataclasses.asdict(thresholds), settle_frames=thresholds.settle_frames, error=error
+            **dataclasses.asdict(thresholds),
+            language=self.language,
+            settle_frames=thresholds.settle_frames,
+            error=error,
         )
         self.node.publish(self.node.topics.classifier_config_state, state, qos=1, retain=True)
 

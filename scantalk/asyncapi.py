@@ -1,15 +1,477 @@
-"""Placeholder: being written."""
+"""The topic contract as an AsyncAPI 3.0 document, generated from `scantalk.contract`.
+
+`scantalk contract` prints it; `docs/asyncapi.yaml` is its committed copy, which the tests keep
+equal to this output, check with the official AsyncAPI validator, and hold a running lane to.
+Payload schemas follow the payload dataclasses' type hints by the rules `contract._convert`
+applies, plus the limits their `validate()` methods add, so the document promises what the
+parser accepts; descriptions are the docstrings of contract.py. Nothing depends on the clock or
+the machine: the same code gives the same document.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import enum
+import inspect
+import sys
+import textwrap
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
 
+from scantalk import contract
+from scantalk.contract import (
+    FRAME_EXPIRY_S,
+    MAX_ITEMS,
+    MAX_TEXT,
+    AckStatus,
+    ClassifierConfig,
+    FrameInfo,
+    Guess,
+    InventoryAck,
+    InventoryRecord,
+    NodeName,
+    Payload,
+    Prediction,
+    SayKind,
+    SayRequest,
+    Scan,
+    SnapshotInfo,
+    Spoken,
+    Stats,
+    TaughtAction,
+    TaughtChange,
+    Topics,
+    UserProperties,
+)
 from scantalk.settings import Settings
 
+HEADER = (
+    "# The ScanTalk topic contract (AsyncAPI 3.0), generated from scantalk/contract.py: do not\n"
+    "# edit. Regenerate with: .venv/bin/scantalk contract > docs/asyncapi.yaml\n"
+)
+BINDING_VERSION = "0.2.0"
+EXAMPLE_TIME = "2026-11-26T09:00:00.000Z"
+"""Every example's time: fixed, so the document is the same at every run."""
+EXAMPLE_STATION = "lane-1"
+STATION_PATTERN = contract._STATION.pattern
+ANY = Topics("+")
+"""Topics of every station: `+` stands where a channel address has `{station}`."""
 
-def arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+Schema = dict[str, Any]
+
+# --- payload schemas: what `contract._convert` accepts, as JSON Schema -----------------------
+
+_SIMPLE: dict[Any, Schema] = {
+    str: {"type": "string", "maxLength": MAX_TEXT},
+    int: {"type": "integer"},
+    float: {"type": "number"},  # an int is accepted as a float
+    bool: {"type": "boolean"},
+    dict: {"type": "object"},
+}
+
+_ID = {"minLength": 1, "maxLength": 128}
+LIMITS: dict[type, dict[str, Schema]] = {
+    Scan: {
+        "scan_id": _ID,
+        "label": _ID,
+        "display_name": _ID,
+        "model": _ID,
+        "frame_id": {"maxLength": 128},
+        "confidence": {"minimum": 0, "maximum": 1},
+        "station": {"pattern": STATION_PATTERN},
+    },
+    # Checked once stripped of surrounding white space: not blank, and short.
+    SayRequest: {"text": {"minLength": 1, "maxLength": SayRequest.MAX_TEXT, "pattern": r"\S"}},
+    ClassifierConfig: {"settle_frames": {"minimum": 1, "maximum": ClassifierConfig.MAX_SETTLE_FRAMES}},
+}
+"""What each payload's `validate()` adds to its types, as JSON Schema keywords."""
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise NotImplementedError
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def is_time(name: str) -> bool:
+    """Fields that hold a time: `time`, `captured_at`, `scanned_at` (always RFC 3339, UTC)."""
+    return name == "time" or name.endswith("_at")
+
+
+def _class_node(cls: type) -> ast.ClassDef:
+    (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
+    assert isinstance(node, ast.ClassDef)
+    return node
+
+
+def class_doc(cls: type) -> str:
+    """The docstring written in the class (a dataclass's generated signature does not count)."""
+    return ast.get_docstring(_class_node(cls)) or ""
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The string literal right after each attribute of a class: how contract.py documents
+    fields and enum members."""
+    body = _class_node(cls).body
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def _nullable(schema: Schema) -> Schema:
+    if isinstance(schema.get("type"), str) and "enum" not in schema:
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _enum_doc(hint: type[enum.Enum]) -> str:
+    members = attribute_docs(hint)
+    lines = [class_doc(hint)] + [f"`{m.value}`: {members[m.name]}" for m in hint if m.name in members]
+    return "\n".join(line for line in lines if line)
+
+
+def value_schema(hint: Any, schemas: dict[str, Schema]) -> Schema:
+    """The values `contract._convert` accepts for a type hint; nested dataclasses go into
+    `schemas` and are referenced."""
+    origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # `X | None`
+        (inner,) = (a for a in typing.get_args(hint) if a is not type(None))
+        return _nullable(value_schema(inner, schemas))
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        return {"type": "array", "maxItems": MAX_ITEMS, "items": value_schema(inner, schemas)}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if hint.__name__ not in schemas:
+            schemas[hint.__name__] = {}  # taken before it is built: a cycle ends here
+            schemas[hint.__name__] = object_schema(hint, schemas)
+        return _ref(hint.__name__)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {"type": "string", "enum": [m.value for m in hint]}
+    return dict(_SIMPLE[hint])
+
+
+def _with_doc(schema: Schema, doc: str) -> Schema:
+    if not doc:
+        return schema
+    if "$ref" in schema:  # siblings of `$ref` are ignored in JSON Schema draft 7
+        return {"allOf": [schema], "description": doc}
+    return {**schema, "description": doc}
+
+
+def _field_doc(name: str, hint: Any, docs: dict[str, str]) -> str:
+    doc = docs.get(name, "")
+    inner = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if isinstance(inner[0], type) and issubclass(inner[0], enum.Enum):
+        doc = "\n".join(d for d in (doc, _enum_doc(inner[0])) if d)
+    if is_time(name):
+        doc = " ".join(d for d in (doc, "RFC 3339, UTC, e.g. `2026-11-26T09:00:00.000Z`.") if d)
+    return doc
+
+
+def object_schema(
+    cls: type, schemas: dict[str, Schema], wire: dict[str, str] | None = None
+) -> Schema:
+    """A dataclass as `contract._build` reads it: fields without a default are required, and
+    unknown keys are ignored. `wire` maps field names to keys where `to_dict` renames them."""
+    hints = typing.get_type_hints(cls)
+    docs = attribute_docs(cls)
+    properties: dict[str, Schema] = {}
+    required = []
+    for f in dataclasses.fields(cls):
+        key = (wire or {}).get(f.name, f.name)
+        prop = {**value_schema(hints[f.name], schemas), **LIMITS.get(cls, {}).get(f.name, {})}
+        if is_time(f.name):
+            prop["format"] = "date-time"
+        properties[key] = _with_doc(prop, _field_doc(f.name, hints[f.name], docs))
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(key)
+    schema: Schema = {"type": "object", "description": class_doc(cls)}
+    if required:
+        schema["required"] = required
+    # Consumers ignore unknown fields: v1 gains optional ones.
+    return {**schema, "properties": properties, "additionalProperties": True}
+
+
+def payload_schema(cls: type[Payload], example: Payload, schemas: dict[str, Schema]) -> Schema:
+    """A JSON payload: its fields, under the keys its `to_dict` writes, and its `schema` tag."""
+    keys = list(example.to_dict())
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    assert keys == ["schema", *keys[1:]] and len(keys) == len(fields) + 1, cls
+    schema = object_schema(cls, schemas, dict(zip(fields, keys[1:], strict=True)))
+    tag = {
+        "const": cls.SCHEMA,
+        "description": "The payload's kind and major version; a `/2` is another contract.",
+    }
+    note = "Times are RFC 3339, UTC (`format: date-time`). Unknown fields are to be ignored."
+    return {
+        **schema,
+        "description": f"{schema['description']}\n\n{note}",
+        "required": ["schema", *schema.get("required", [])],
+        "properties": {"schema": tag, **schema["properties"]},
+    }
+
+
+_TEXT_FORMS: dict[Any, Schema] = {
+    int: {"pattern": r"^-?[0-9]+$", "description": "A whole number, as decimal text."},
+    float: {
+        "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$",
+        "description": "A number, as decimal text.",
+    },
+}
+
+
+def headers_schema(cls: type[UserProperties]) -> Schema:
+    """User properties as MQTT v5 carries them: every value is a string. A missing one takes
+    its default (`from_properties`), so none is required."""
+    hints = typing.get_type_hints(cls)
+    docs = attribute_docs(cls)
+    properties = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        form = _TEXT_FORMS.get(hints[f.name], {})
+        doc = " ".join(d for d in (docs.get(f.name, ""), form.get("description", "")) if d)
+        prop: Schema = {"type": "string", **{k: v for k, v in form.items() if k == "pattern"}}
+        if is_time(f.name):
+            prop["format"] = "date-time"
+            doc = " ".join(d for d in (doc, "RFC 3339, UTC.") if d)
+        properties[f.name] = _with_doc(prop, doc)
+    note = (
+        "MQTT v5 user properties, so every value is a string (numbers as decimal text); "
+        "a missing one takes its default, and a JPEG without any is still valid."
+    )
+    return {
+        "type": "object",
+        "description": f"{class_doc(cls)}\n\n{note}",
+        "properties": properties,
+        "additionalProperties": True,
+    }
+
+
+# --- examples: instances of the contract's classes, so each is valid by construction ----------
+
+
+def _scan() -> Scan:
+    return Scan(
+        scan_id="3f0c9a52-7f2e-4c1e-9b1d-5a8e2f6b7c41",
+        station=EXAMPLE_STATION,
+        label="banana",
+        display_name="Banana",
+        plu="4011",
+        confidence=0.93,
+        model="produce",
+        frame_id="6745a2c0-412",
+        alternatives=[Guess("lemon", 0.03), Guess("pineapple", 0.01)],
+        time=EXAMPLE_TIME,
+    )
+
+
+def examples() -> dict[type[Payload], list[tuple[str, str, Payload]]]:
+    """(name, summary, payload) of every JSON payload; a new payload class needs one here."""
+    scan = _scan()
+    station, time = EXAMPLE_STATION, EXAMPLE_TIME
+    top = [Guess("banana", 0.93), *scan.alternatives]
+    return {
+        Prediction: [
+            ("banana", "A banana in view", Prediction(
+                station, scan.frame_id, "produce", 41.7, top, presence=0.97, time=time
+            )),
+        ],  # fmt: skip
+        ClassifierConfig: [
+            ("change", "Raise the threshold", ClassifierConfig(threshold=0.7)),
+            ("state", "The values in force", ClassifierConfig(
+                threshold=0.7, presence=0.5, similarity=0.8, stable_frames=3, empty_below=0.2,
+                language="en", settle_frames=10,
+            )),
+        ],  # fmt: skip
+        TaughtChange: [
+            ("taught", "A loaf taught from five photos", TaughtChange(
+                station, "sourdough-loaf", TaughtAction.TAUGHT, "produce", photos=5, time=time
+            )),
+        ],  # fmt: skip
+        Scan: [("banana", "A banana, PLU 4011", scan)],
+        SayRequest: [
+            ("banana", "Announce the banana", SayRequest(
+                station, "Banana", "en", scan.scan_id, SayKind.ITEM, time=time
+            )),
+        ],  # fmt: skip
+        Spoken: [
+            ("banana", "The banana, said from the audio cache", Spoken(
+                station, "Banana", "espeak-ng", cache_hit=True, latency_ms=38.2,
+                duration_ms=612.5, scan_id=scan.scan_id, time=time,
+            )),
+        ],  # fmt: skip
+        InventoryAck: [
+            ("delivered", "The banana's record reached its destination", InventoryAck(
+                station, scan.scan_id, AckStatus.DELIVERED, "local", time=time
+            )),
+        ],  # fmt: skip
+        Stats: [
+            ("classifier", "The classifier after a few minutes", Stats(
+                station, NodeName.CLASSIFIER, {"frames": 1804, "scans": 12, "rejected": 0},
+                time=time,
+            )),
+        ],  # fmt: skip
+        InventoryRecord: [
+            ("banana", "The banana's inventory record",
+             InventoryRecord.from_scan(scan, "lane-1-edge", "store-0042")),
+        ],  # fmt: skip
+    }
+
+
+def _header_example(info: UserProperties) -> dict[str, str]:
+    return dict(info.to_properties())
+
+
+# --- channels and operations --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One side of a channel: who publishes (`send`) or subscribes (`receive`), and how."""
+
+    name: str
+    action: str
+    summary: str
+    qos: int
+    retain: bool = False
+    expiry_s: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Channel:
+    key: str
+    address: str
+    message: str
+    """Key of the message in `components.messages`."""
+    title: str
+    description: str
+    ops: tuple[Op, ...]
+
+
+def address(topic: str, **placeholders: str) -> str:
+    """A topic of `ANY` (station `+`) as a channel address: `+` becomes `{station}`, and a level
+    equal to a placeholder's value becomes `{name}`."""
+    levels = {"+": "station", **{value: name for name, value in placeholders.items()}}
+    return "/".join(f"{{{levels[p]}}}" if p in levels else p for p in topic.split("/"))
+
+
+def _per_node(topic_of: typing.Callable[[NodeName], str]) -> str:
+    """The one address of a per-node topic (`status`, `stats`), the same for every node."""
+    (shared,) = {address(topic_of(node), node=node.value) for node in NodeName}
+    return shared
+
+
+DISCOVERY_ADDRESS = "{prefix}/{component}/{station}/{object}/config"
+"""Home Assistant's per-component discovery topics (scantalk/homeassistant.py)."""
+HOMEASSISTANT_STATUS_ADDRESS = "{prefix}/status"
+
+
+def channels() -> list[Channel]:
+    return [
+        Channel("cameraFrame", address(ANY.frame), "Frame", "Camera frames",
+            "JPEG frames at a capped rate, with their metadata as MQTT v5 user properties. "
+            f"Each expires after {FRAME_EXPIRY_S} s (MQTT v5 message expiry): a late frame is "
+            "useless to the classifier, so the broker drops it.",
+            (Op("cameraPublishesFrame", "send", "The camera publishes a frame.", 0,
+                expiry_s=FRAME_EXPIRY_S),
+             Op("classifierReceivesFrame", "receive", "The classifier classifies the newest "
+                "frame; older ones a slow inference missed are dropped.", 0))),
+        Channel("cameraSnapshot", address(ANY.snapshot), "Snapshot", "Scan snapshots",
+            "The JPEG of the frame behind the last scan, retained, with which scan it shows.",
+            (Op("cameraPublishesSnapshot", "send", "The camera keeps the last scan's frame.", 1,
+                retain=True),)),
+        Channel("classifierPrediction", address(ANY.prediction), "Prediction",
+            "Predictions", "What the classifier saw in each frame.",
+            (Op("classifierPublishesPrediction", "send", "A prediction per frame.", 0),)),
+        Channel("classifierConfig", address(ANY.classifier_config), "ClassifierConfig",
+            "Classifier configuration changes",
+            "Fields to change; absent or null fields keep their values. Retain a change to keep "
+            "it across restarts of the classifier.",
+            (Op("operatorPublishesClassifierConfig", "send", "An operator, Home Assistant or "
+                "`mosquitto_pub` changes the scan decision's settings.", 1),
+             Op("classifierReceivesConfig", "receive", "The classifier applies a change whole, "
+                "or refuses it whole.", 1))),
+        Channel("classifierConfigState", address(ANY.classifier_config_state),
+            "ClassifierConfig", "Classifier configuration in force",
+            "The values in force, retained, with `error` naming a refused change.",
+            (Op("classifierPublishesConfigState", "send", "At start and after every change.", 1,
+                retain=True),
+             Op("cameraReceivesConfigState", "receive", "The camera sends `settle_frames` "
+                "frames after each change of scene.", 1))),
+        Channel("classifierTaught", address(ANY.taught), "TaughtChange", "Taught items",
+            "An item was taught on the lane or forgotten.",
+            (Op("teachCommandPublishesTaught", "send", "`scantalk teach` or `scantalk forget` "
+                "after writing the lane's taught items.", 1),
+             Op("classifierReceivesTaught", "receive", "The classifier reads its taught items "
+                "again.", 1))),
+        Channel("scan", address(ANY.scan), "Scan", "Scans",
+            "The product's event: one per placement of an item.",
+            (Op("classifierPublishesScan", "send", "An item was recognised and stayed in "
+                "view.", 1),
+             Op("bridgeReceivesScan", "receive", "The bridge stores the scan, then forwards it "
+                "(persistent session; `+` for a whole store, optionally in a `$share` group).",
+                1),
+             Op("cameraReceivesScan", "receive", "The camera publishes the scan's "
+                "snapshot.", 1))),
+        Channel("voiceSay", address(ANY.say), "SayRequest", "Speech requests",
+            "Something to say out loud.",
+            (Op("classifierPublishesSay", "send", "One per scan, and prompts such as "
+                "\"not sure\".", 1),
+             Op("voiceReceivesSay", "receive", "The voice says requests in order; one that "
+                "waited over 10 s is not said.", 1),
+             Op("bridgeReceivesSay", "receive", "The bridge watches that speech follows "
+                "requests.", 0))),
+        Channel("voiceSpoken", address(ANY.spoken), "Spoken", "Speech said",
+            "What the voice said, when, and how fast.",
+            (Op("voicePublishesSpoken", "send", "After each announcement played.", 0),
+             Op("bridgeReceivesSpoken", "receive", "The bridge watches that speech follows "
+                "requests.", 0))),
+        Channel("voiceRepeat", address(ANY.repeat), "Repeat", "Repeat requests",
+            "Any payload: say the last item announcement again, now. Not retained: a retained "
+            "press is an old one and is ignored.",
+            (Op("checkoutPublishesRepeat", "send", "A checkout's button, or Home Assistant's.",
+                1),
+             Op("voiceReceivesRepeat", "receive", "The voice says the last item again, "
+                "cooldown or not.", 1))),
+        Channel("inventoryAck", address(ANY.inventory_ack), "InventoryAck",
+            "Inventory acknowledgements",
+            "Every scan gets `queued` then `delivered`, or `rejected` with the reason.",
+            (Op("bridgePublishesInventoryAck", "send", "The bridge's delivery state of a "
+                "scan.", 1),)),
+        Channel("nodeStatus", _per_node(ANY.status), "Status", "Node status",
+            "`online` once a node has subscribed, `offline` when it stops, hangs or dies (its "
+            "last will, which the broker publishes). Retained.",
+            (Op("nodePublishesStatus", "send", "Every node, and the broker for a node it lost.",
+                1, retain=True),)),
+        Channel("nodeStats", _per_node(ANY.stats), "Stats", "Node stats",
+            "Periodic counters and gauges of each node (`SCANTALK_STATS_INTERVAL`).",
+            (Op("nodePublishesStats", "send", "Every node, periodically.", 0),)),
+        Channel("homeAssistantDiscovery", DISCOVERY_ADDRESS, "HomeAssistantDiscovery",
+            "Home Assistant discovery",
+            "Per-component MQTT discovery configs of a station's entities, retained; an empty "
+            "retained payload removes one. `{station}` here has every character other than "
+            "letters, digits, `_` and `-` replaced by `_`.",
+            (Op("bridgePublishesDiscovery", "send", "The bridge at start and whenever Home "
+                "Assistant comes online; `scantalk discovery` (`--remove` clears them).", 1,
+                retain=True),)),
+        Channel("homeAssistantStatus", HOMEASSISTANT_STATUS_ADDRESS, "HomeAssistantStatus",
+            "Home Assistant status",
+            "Home Assistant's birth and last will: on `online`, ScanTalk publishes its "
+            "discovery configs again.",
+            (Op("homeAssistantPublishesStatus", "send", "Home Assistant (re)started or "
+                "stopped.", 0),
+             Op("bridgeReceivesHomeAssistantStatus", "receive", "The bridge re-publishes its "
+                "discovery on `online`.", 0))),
+    ]  # fmt: skip

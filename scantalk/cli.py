@@ -63,12 +63,12 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
         _add_settings(sub, [spec.settings])
         sub.set_defaults(handler=_show_settings, settings_classes=[spec.settings])
 
-    for name, help, module in CORE_COMMANDS:
+    for name, help, module_name in CORE_COMMANDS:
         sub = commands.add_parser(name, help=help)
-        command = importlib.import_module(module)
-        command.arguments(sub)
+        module = importlib.import_module(module_name)
+        module.arguments(sub)
         _add_settings(sub, [Settings])
-        sub.set_defaults(handler=_core(command.run))
+        sub.set_defaults(handler=_core(module.run))
 
     groups: dict[tuple[str, ...], Any] = {(): commands}
     for spec in specs.values():

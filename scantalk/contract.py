@@ -404,8 +404,8 @@ class Spoken(Payload):
     cache_hit: bool
     latency_ms: float
     """From receiving the request to its first audio going out."""
-    duration_ms: float
-    """How long it played."""
+    duration_ms: float = 0.0
+    """How long it played (0 from a voice older than this field)."""
     scan_id: str | None = None
     interrupted: bool = False
     """A newer announcement cut this one short."""
@@ -431,8 +431,8 @@ class InventoryAck(Payload):
     station: str
     scan_id: str
     status: AckStatus
-    destination: str
-    """`local` (SQLite store) or `iothub`."""
+    destination: str = ""
+    """`local` (SQLite store) or `iothub`; empty from a bridge older than this field."""
     reason: str | None = None
     time: str = field(default_factory=now_rfc3339)
 

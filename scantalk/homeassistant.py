@@ -1,15 +1,280 @@
-"""Placeholder: being written."""
+"""Home Assistant MQTT discovery: one device per station, its entities built on the contract's
+topics, so Home Assistant reads what the nodes publish anyway and commands what they listen to.
+
+Per-component discovery topics (`<prefix>/<component>/<station>/<object>/config`, understood
+since Home Assistant 2023.8), retained, with documented keys only. Every entity names the status
+topics of the nodes it depends on (`availability_mode: all`), so a node that dies, whose last
+will says `offline`, turns its entities unavailable. The bridge publishes them (see the README);
+`scantalk discovery` does too, and `--remove` clears them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from scantalk.contract import ClassifierConfig, NodeName, Topics
+from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
+
+EVENT_TYPES = ("scanned",)
+"""The scan event entity's `event_types`: one per scan on `…/scan`."""
+THRESHOLD_RANGE = (0.5, 1.0)
+"""The threshold slider's ends: the classifier's own bounds, which it enforces anyway."""
+
+Config = dict[str, Any]
+
+
+def _version() -> str:
+    try:
+        return version("scantalk")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def node_id(station: str) -> str:
+    """The station as a discovery topic segment allows it (`[a-zA-Z0-9_-]`)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", station)
+
+
+def config_topic(prefix: str, component: str, station: str, object_id: str) -> str:
+    return f"{prefix}/{component}/{node_id(station)}/{object_id}/config"
+
+
+def _stats(topics: Topics, node: NodeName, key: str) -> Config:
+    """State from a node's periodic stats: one of its counters or gauges (0 until counted)."""
+    return {
+        "state_topic": topics.stats(node),
+        "value_template": f"{{{{ value_json.counters.{key} | default(0) }}}}",
+    }
+
+
+def _config_command(field: str, value: str) -> str:
+    """A change of one field on `…/classifier/config`, as the contract spells it."""
+    return f'{{"schema": "{ClassifierConfig.SCHEMA}", "{field}": {value}}}'
+
+
+def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeName, ...]]]:
+    """Each entity's component and object id, its own keys, and the nodes it depends on."""
+    camera, classifier, voice, bridge = (
+        NodeName.CAMERA, NodeName.CLASSIFIER, NodeName.VOICE, NodeName.BRIDGE,
+    )  # fmt: skip
+    diagnostic = {"entity_category": "diagnostic"}
+    return {
+        ("sensor", "last_scan"): (
+            {
+                "name": "Last scanned item",
+                "icon": "mdi:barcode-scan",
+                "state_topic": topics.scan,
+                "value_template": "{{ value_json.display_name }}",
+                "json_attributes_topic": topics.scan,
+            },
+            (classifier,),
+        ),
+        ("event", "scan"): (
+            {
+                "name": "Scan",
+                "icon": "mdi:barcode-scan",
+                "state_topic": topics.scan,
+                "event_types": list(EVENT_TYPES),
+                # The scan's fields become the event's attributes.
+                "value_template": (
+                    '{"event_type": "scanned", "label": {{ value_json.label | to_json }}, '
+                    '"display_name": {{ value_json.display_name | to_json }}, '
+                    '"plu": {{ value_json.plu | to_json }}, '
+                    '"confidence": {{ value_json.confidence }}, '
+                    '"scan_id": {{ value_json.scan_id | to_json }}}'
+                ),
+            },
+            (classifier,),
+        ),
+        ("image", "snapshot"): (
+            {
+                "name": "Last scanned frame",
+                "image_topic": topics.snapshot,
+                "content_type": "image/jpeg",
+            },
+            (camera,),
+        ),
+        ("sensor", "scans_today"): (
+            {
+                "name": "Scans today",
+                "icon": "mdi:counter",
+                "state_class": "total_increasing",
+                **_stats(topics, bridge, "scans_today"),
+            },
+            (bridge,),
+        ),
+        ("sensor", "confidence"): (
+            {
+                "name": "Confidence",
+                "unit_of_measurement": "%",
+                "state_class": "measurement",
+                "state_topic": topics.scan,
+                "value_template": "{{ (value_json.confidence * 100) | round(1) }}",
+                **diagnostic,
+            },
+            (classifier,),
+        ),
+        ("sensor", "inference_ms"): (
+            {
+                "name": "Inference time",
+                "device_class": "duration",
+                "unit_of_measurement": "ms",
+                "state_class": "measurement",
+                **_stats(topics, classifier, "inference_ms"),
+                **diagnostic,
+            },
+            (classifier,),
+        ),
+        ("sensor", "frames_per_minute"): (
+            {
+                "name": "Frames per minute",
+                "icon": "mdi:camera-burst",
+                "unit_of_measurement": "frames/min",
+                "state_class": "measurement",
+                **_stats(topics, camera, "frames_per_minute"),
+                **diagnostic,
+            },
+            (camera,),
+        ),
+        ("sensor", "outbox_pending"): (
+            {
+                "name": "Records waiting to be sent",
+                "icon": "mdi:tray-full",
+                "unit_of_measurement": "records",
+                "state_class": "measurement",
+                **_stats(topics, bridge, "outbox_pending"),
+                **diagnostic,
+            },
+            (bridge,),
+        ),
+        ("sensor", "cloud_speech_failures"): (
+            {
+                "name": "Cloud speech failures",
+                "icon": "mdi:cloud-alert",
+                "state_class": "total_increasing",
+                "state_topic": topics.stats(voice),
+                "value_template": (
+                    "{{ (value_json.counters.cloud_failures | default(0))"
+                    " + (value_json.counters.cloud_timeouts | default(0)) }}"
+                ),
+                **diagnostic,
+            },
+            (voice,),
+        ),
+        ("binary_sensor", "announcements"): (
+            {
+                # On: a speech request went unspoken (the bridge watches `say` against `spoken`).
+                "name": "Announcements not heard",
+                "device_class": "problem",
+                "state_topic": topics.stats(bridge),
+                "value_template": (
+                    "{{ 'ON' if value_json.counters.announcements_failing | default(0) "
+                    "else 'OFF' }}"
+                ),
+                **diagnostic,
+            },
+            (bridge,),
+        ),
+        ("number", "threshold"): (
+            {
+                "name": "Recognition threshold",
+                "icon": "mdi:tune-vertical",
+                "command_topic": topics.classifier_config,
+                "command_template": _config_command("threshold", "{{ value }}"),
+                "state_topic": topics.classifier_config_state,
+                "value_template": "{{ value_json.threshold }}",
+                "min": THRESHOLD_RANGE[0],
+                "max": THRESHOLD_RANGE[1],
+                "step": 0.01,
+                "mode": "slider",
+                "retain": True,  # the classifier keeps it across its restarts
+                "entity_category": "config",
+            },
+            (classifier,),
+        ),
+        ("button", "repeat"): (
+            {
+                "name": "Repeat last announcement",
+                "icon": "mdi:replay",
+                "command_topic": topics.repeat,
+                "payload_press": "repeat",
+            },
+            (voice,),
+        ),
+        ("select", "language"): (
+            {
+                "name": "Spoken language",
+                "icon": "mdi:translate",
+                "command_topic": topics.classifier_config,
+                "command_template": _config_command("language", '"{{ value }}"'),
+                "state_topic": topics.classifier_config_state,
+                "value_template": "{{ value_json.language }}",
+                "options": list(PHRASES),
+                "retain": True,
+                "entity_category": "config",
+            },
+            (classifier,),
+        ),
+    }
+
+
+def discovery(station: str, prefix: str) -> dict[str, Config]:
+    """Every discovery config of one station, by topic."""
+    topics = Topics(station)
+    software = _version()
+    device = {
+        "identifiers": [f"scantalk_{node_id(station)}"],
+        "name": f"ScanTalk {station}",
+        "manufacturer": "ScanTalk",
+        "model": "Self-checkout announcer",
+        "sw_version": software,
+    }
+    origin = {"name": "ScanTalk", "sw_version": software}
+    configs = {}
+    for (component, object_id), (own, nodes) in entities(topics).items():
+        configs[config_topic(prefix, component, station, object_id)] = {
+            **own,
+            "unique_id": f"scantalk_{node_id(station)}_{object_id}",
+            "availability": [{"topic": topics.status(node)} for node in nodes],
+            # Each status says `online` or `offline`: Home Assistant's default payloads.
+            "availability_mode": "all",
+            "device": device,
+            "origin": origin,
+        }
+    return configs
+
+
+def birth_topic(prefix: str) -> str:
+    """Where Home Assistant says `online` when it (re)starts: configs are published again."""
+    return f"{prefix}/status"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument(
+        "--remove", action="store_true", help="clear the configs (empty retained payloads)"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    raise NotImplementedError
+    import json
+
+    from scantalk.runtime import Peer
+
+    configs = discovery(settings.station, settings.discovery_prefix)
+    try:
+        with Peer(settings, "discovery") as peer:
+            for topic, config in configs.items():
+                payload = b"" if args.remove else json.dumps(config).encode()
+                peer.publish(topic, payload, retain=True)
+    except ConnectionError as exc:
+        print(f"scantalk discovery: {exc}", file=sys.stderr)
+        return 1
+    done = "removed" if args.remove else "published"
+    print(f"{done} {len(configs)} discovery configs of {settings.station} under "
+          f"{settings.discovery_prefix}/")  # fmt: skip
+    return 0

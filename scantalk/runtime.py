@@ -35,6 +35,13 @@ from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload,
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
 
+KEEPALIVE_S = 5
+"""The broker declares a node gone (and publishes its `offline` will) after 1.5 times this
+without a packet, and Mosquitto checks every few seconds: a frozen process shows `offline`
+within about 10 s (the README promises 15)."""
+HUNG_S = 10.0
+"""A handler busy longer than this means the node has stopped working: it shows `offline` until
+the handler returns (the watchdog), so no one trusts a node that only keeps its connection."""
 EXIT_UNACKED = 75
 """Exit status (EX_TEMPFAIL) of a node that stopped rather than lose a message."""
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -54,6 +61,8 @@ class Message:
     topic: str
     payload: bytes
     properties: dict[str, str] = field(default_factory=dict)
+    retain: bool = False
+    """Delivered from the broker's retained store (sent before this node subscribed)."""
     received: float = field(default_factory=time.monotonic)
     """`time.monotonic()` when the message arrived, to measure latency through a node."""
 
@@ -73,6 +82,8 @@ class _Subscription:
         self._queue: queue.Queue[Message] = queue.Queue(
             maxsize=1 if delivery is Delivery.LATEST else 1000
         )
+        self.busy_since: float | None = None
+        """`time.monotonic()` when the handler began on the message it is on, if any."""
 
     def deliver(self, message: Message) -> None:
         if self.delivery is Delivery.INLINE:
@@ -95,7 +106,11 @@ class _Subscription:
                 message = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self.node.handle(self.handler, message)
+            self.busy_since = time.monotonic()
+            try:
+                self.node.handle(self.handler, message)
+            finally:
+                self.busy_since = None
 
 
 def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -> None:
@@ -107,7 +122,12 @@ class Node:
     """One ScanTalk process on the bus: `camera`, `classifier`, `voice` or `bridge`."""
 
     def __init__(
-        self, name: NodeName, settings: Settings, *, persistent_session: bool = False
+        self,
+        name: NodeName,
+        settings: Settings,
+        *,
+        persistent_session: bool = False,
+        hung_after_s: float = HUNG_S,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -116,6 +136,9 @@ class Node:
         self.stop_event = threading.Event()
         self._counters: Counter[str] = Counter()
         self._gauges: dict[str, float] = {}
+        self._measures: dict[str, Callable[[], float]] = {}
+        self._stats_soon = threading.Event()
+        self._hung_after_s = hung_after_s
         self._lock = threading.Lock()
         self._subscriptions: list[_Subscription] = []
         self._workers: list[Worker] = []
@@ -181,9 +204,20 @@ class Node:
         with self._lock:
             self._gauges[key] = value
 
+    def measure(self, key: str, read: Callable[[], float]) -> None:
+        """A gauge read when stats go out (e.g. frames in the last minute), so it falls when
+        nothing happens, too."""
+        self._measures[key] = read
+
     def counters(self) -> dict[str, float]:
+        measured = {key: read() for key, read in self._measures.items()}
         with self._lock:
-            return {**self._counters, **self._gauges}
+            return {**self._counters, **self._gauges, **measured}
+
+    def stats_soon(self) -> None:
+        """Publish stats now rather than at the next interval (at most once a second): for
+        counts someone watches, such as scans today."""
+        self._stats_soon.set()
 
     def handle(self, handler: Handler, message: Message, *, fatal: bool = False) -> None:
         """Run a handler; bad input is logged and counted, and the node goes on.
@@ -221,7 +255,7 @@ class Node:
         self._client.connect_async(
             self.settings.mqtt_host,
             self.settings.mqtt_port,
-            keepalive=30,
+            keepalive=KEEPALIVE_S,
             clean_start=not self._persistent,
             properties=properties,
         )
@@ -234,7 +268,7 @@ class Node:
         ]
         threads += [
             threading.Thread(target=self._guard, args=(w,), name=w.__name__, daemon=True)
-            for w in [*self._workers, self._publish_stats]
+            for w in [*self._workers, self._publish_stats, self._watchdog]
         ]
         for thread in threads:
             thread.start()
@@ -256,6 +290,7 @@ class Node:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self._stats_soon.set()
 
     def _guard(self, worker: Worker) -> None:
         """A node whose worker died is broken: stop it, so that its supervisor restarts it
@@ -273,9 +308,36 @@ class Node:
             self.stop()
 
     def _publish_stats(self, stop: threading.Event) -> None:
-        while not stop.wait(self.settings.stats_interval):
+        while True:
+            self._stats_soon.wait(self.settings.stats_interval)
+            if stop.is_set():
+                return
+            self._stats_soon.clear()
             stats = Stats(station=self.settings.station, node=self.name, counters=self.counters())
             self.publish(self.topics.stats(self.name), stats)
+            if stop.wait(1):
+                return
+
+    def _watchdog(self, stop: threading.Event) -> None:
+        """Show `offline` while a handler is stuck: the connection alone proves nothing."""
+        hung = False
+        while not stop.wait(1):
+            now = time.monotonic()
+            stuck = [
+                s.topic
+                for s in self._subscriptions
+                if s.busy_since is not None and now - s.busy_since > self._hung_after_s
+            ]
+            if stuck and not hung:
+                self.count("hung")
+                self.log.error(
+                    "handler for %s stuck over %.0f s: offline", stuck[0], self._hung_after_s
+                )
+                self.publish(self.topics.status(self.name), OFFLINE, qos=1, retain=True)
+            elif hung and not stuck:
+                self.log.warning("handlers working again: online")
+                self.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
+            hung = bool(stuck)
 
     # --- paho callbacks (network thread) --------------------------------------------------
 
@@ -317,7 +379,7 @@ class Node:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         props = getattr(msg.properties, "UserProperty", None) or []
-        message = Message(msg.topic, msg.payload, dict(props))
+        message = Message(msg.topic, msg.payload, dict(props), bool(msg.retain))
         for s in self._subscriptions:
             if mqtt.topic_matches_sub(s.filter, msg.topic):
                 s.deliver(message)
@@ -336,7 +398,9 @@ class Peer:
 
     def __enter__(self) -> Peer:
         try:
-            self._client.connect(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
+            self._client.connect(
+                self.settings.mqtt_host, self.settings.mqtt_port, keepalive=KEEPALIVE_S
+            )
         except OSError as exc:
             raise ConnectionError(
                 f"cannot reach the broker at {self.settings.mqtt_host}:"
@@ -349,9 +413,12 @@ class Peer:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def publish(self, topic: str, payload: Payload, timeout: float = 10) -> None:
+    def publish(
+        self, topic: str, payload: Payload | bytes, timeout: float = 10, retain: bool = False
+    ) -> None:
         """Publish at QoS 1 and wait for the broker to take it."""
-        info = self._client.publish(topic, payload.to_json(), qos=1)
+        data = payload.to_json() if isinstance(payload, Payload) else payload
+        info = self._client.publish(topic, data, qos=1, retain=retain)
         info.wait_for_publish(timeout)
         if not info.is_published():
             raise ConnectionError(f"the broker did not take the message on {topic}")

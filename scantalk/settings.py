@@ -99,6 +99,15 @@ def _group(text: str) -> str:
 
 GROUP = Text(_group, "1-64 letters, digits, '.', '_' or '-'")
 PATH = Text(Path, "a path")
+
+
+def _topic_prefix(text: str) -> str:
+    if not re.fullmatch(r"[^#+/\s]+(/[^#+/\s]+)*", text) or len(text) > 200:
+        raise ValueError(text)
+    return text
+
+
+TOPIC_PREFIX = Text(_topic_prefix, "topic levels without wildcards, e.g. homeassistant")
 OPTIONAL = Text(lambda text: text or None, "text")
 YES, NO = ("yes", "true", "1", "on"), ("no", "false", "0", "off")
 
@@ -172,6 +181,9 @@ class Settings:
     )
     instance: str | None = setting(
         None, GROUP, "tells apart two processes of one node and station (client id suffix)"
+    )
+    discovery_prefix: str = setting(
+        "homeassistant", TOPIC_PREFIX, "Home Assistant's MQTT discovery prefix"
     )
     stats_interval: float = setting(30.0, Number(float, 1), "seconds between stats messages")
     log_level: str = setting("INFO", LOG_LEVEL, "how much to log")

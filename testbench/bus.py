@@ -96,8 +96,8 @@ class Bus:
                     raise AssertionError(f"waited {timeout} s for {what}")
                 self._cond.wait(left)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        self.client.publish(topic, payload, qos=qos).wait_for_publish(10)
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -67,14 +67,16 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
         ({"threshold": "abc", "stable_frames": 3}, "threshold: expected float, got 'abc'"),
         ({"threshold": 1.5, "stable_frames": 3}, "SCANTALK_THRESHOLD=1.5"),
         ({"similarity": 0.1}, "SCANTALK_SIMILARITY=0.1"),
+        ({"language": "xx", "threshold": 0.9}, "language 'xx': phrases exist for en, de"),
     ]:
         bad_config = json.dumps({"schema": "scantalk.classifier-config/1", **bad}).encode()
         bus.publish("scantalk/lane-1/classifier/config", bad_config)
         (refused,) = bus.wait_for(state, lambda h, says=says: says in (h.json()["error"] or ""))
         assert (refused.json()["threshold"], refused.json()["stable_frames"]) == (1.0, 2)
 
-    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=0.85).to_json())
-    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.85)
+    change = ClassifierConfig(threshold=0.85, language="de")  # as Home Assistant's select does
+    bus.publish("scantalk/lane-1/classifier/config", change.to_json())
+    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.85 and h.json()["language"] == "de")
     for i in range(3):
         send_frame(bus, banana, f"low-{i}")
         bus.wait_for(
@@ -82,7 +84,10 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
             lambda h, i=i: h.json()["frame_id"] == f"low-{i}",
         )
     (scan,) = bus.wait_for("scantalk/lane-1/scan")
-    assert scan.json()["label"] == "banana"
+    assert (scan.json()["label"], scan.json()["display_name"]) == ("banana", "Banane")
+    scan_id = scan.json()["scan_id"]
+    (say,) = bus.wait_for("scantalk/lane-1/voice/say", lambda h: h.json()["scan_id"] == scan_id)
+    assert (say.json()["text"], say.json()["language"]) == ("Banane", "de")
 
 
 @pytest.mark.parametrize(

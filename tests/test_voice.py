@@ -161,6 +161,27 @@ def test_the_same_words_are_not_said_twice_within_the_cooldown(bus, voice_env, s
     assert len(bus.matching(SPOKEN, lambda h: h.json()["text"] == "Lemon")) == 1
 
 
+def test_repeat_says_the_last_item_again_at_once_despite_the_cooldown(bus, voice_env, start_node):
+    repeat = "scantalk/lane-1/voice/repeat"
+    # An old press left retained on the broker is not a press (it would repeat at every start).
+    bus.publish(repeat, b"pressed", retain=True)
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
+    wait_online(bus, "voice")
+    bus.publish(repeat, b"")  # nothing said yet: nothing to repeat
+    say(bus, "Lemon", scan_id="s-1")
+    (first,) = spoken(bus, "Lemon")
+    say(bus, "Not sure, please hold the item still.", kind="prompt")
+    spoken(bus, "Not sure, please hold the item still.")
+    bus.publish(repeat, b"pressed")  # any payload, well within the 60 s cooldown
+    _, again = spoken(bus, "Lemon", count=2)
+    assert again["scan_id"] == first["scan_id"] == "s-1"
+    (stats,) = bus.wait_for(
+        "scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("repeats") == 1
+    )
+    counters = stats.json()["counters"]
+    assert (counters.get("repeat_retained"), counters.get("repeat_nothing")) == (1, 1)
+
+
 def test_bad_requests_are_counted_not_spoken_and_the_voice_goes_on(bus, voice_env, start_node):
     start_node("voice", voice_env)
     wait_online(bus, "voice")

@@ -26,12 +26,15 @@ class Voice:
                 "SCANTALK_LANGUAGE", settings.language, "a language espeak-ng speaks"
             )
         self.player = Player(settings.data_dir, settings.voice_cooldown, node.count)
+        self.last_item: SayRequest | None = None
+        """The last item announcement asked for: what "repeat that" says again."""
         node.log.info("speaking with %s; audio driver %s", self.speech.engines, self.player.driver)
         node.add_worker(self.player.run)
         if settings.say_startup:
             node.add_worker(self.say_startup)
         # In order, on the subscription's own thread; playback has its own thread.
         node.subscribe(node.topics.say, self.on_say, qos=1, delivery=Delivery.QUEUE)
+        node.subscribe(node.topics.repeat, self.on_repeat, qos=1, delivery=Delivery.QUEUE)
 
     def on_say(self, message: Message) -> None:
         request = SayRequest.from_json(message.payload)
@@ -41,10 +44,34 @@ class Voice:
         if time.monotonic() - message.received > MAX_AGE_S:
             self.node.count("stale")
             return
+        if request.kind is SayKind.ITEM:
+            self.last_item = request
         self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
+    def on_repeat(self, message: Message) -> None:
+        """A shopper pressed "repeat": the last item again, at once, cooldown or not. A retained
+        press is an old one (it would repeat at every start), so it is ignored."""
+        if message.retain:
+            self.node.count("repeat_retained")
+            return
+        if self.last_item is None:
+            self.node.count("repeat_nothing")
+            return
+        item = self.last_item
+        self.node.count("repeats")
+        self.speak(
+            item.text.strip(), item.language, SayKind.ITEM, item.scan_id, message.received,
+            repeat=True,
+        )  # fmt: skip
+
     def speak(
-        self, text: str, language: str, kind: SayKind, scan_id: str | None, received: float
+        self,
+        text: str,
+        language: str,
+        kind: SayKind,
+        scan_id: str | None,
+        received: float,
+        repeat: bool = False,
     ) -> None:
         audio = self.speech.audio(text, language)
 
@@ -57,7 +84,7 @@ class Voice:
             )  # fmt: skip
             self.node.publish(self.node.topics.spoken, spoken)
 
-        if not self.player.submit(Utterance(audio.wav, text, kind, received, done)):
+        if not self.player.submit(Utterance(audio.wav, text, kind, received, done), repeat):
             self.node.count("cooldown")
             self.node.log.info("not repeating %r within the cooldown", text)
 

@@ -106,11 +106,13 @@ class Player:
         self._interrupt = threading.Event()
         self._last_text, self._last_submitted = "", -1e9
 
-    def submit(self, utterance: Utterance) -> bool:
-        """Queue words to say; False when they repeat the last ones within the cooldown."""
+    def submit(self, utterance: Utterance, repeat: bool = False) -> bool:
+        """Queue words to say; False when they repeat the last ones within the cooldown, unless
+        the shopper asked for them again (`repeat`)."""
         with self._cond:
             now = time.monotonic()
-            if utterance.text == self._last_text and now - self._last_submitted < self.cooldown_s:
+            recent = now - self._last_submitted < self.cooldown_s
+            if utterance.text == self._last_text and recent and not repeat:
                 return False
             self._last_text, self._last_submitted = utterance.text, now
             if self._waiting is not None:

@@ -1,0 +1,99 @@
+"""A checkout system following ScanTalk scans, with nothing but paho-mqtt 1.6.
+
+    python examples/checkout_listener.py [HOST [PORT [GROUP]]]
+
+or `CHECKOUT_MQTT_HOST`, `CHECKOUT_MQTT_PORT`, `CHECKOUT_GROUP` (defaults 127.0.0.1, 1883,
+checkout); `CHECKOUT_CLIENT_ID` names this instance (default `checkout-<group>-<host name>`):
+keep it the same across restarts, and distinct between instances. Every instance of a group
+subscribes to `$share/<group>/scantalk/+/scan`, so each scan goes to one of them; the broker
+keeps a persistent session (clean start off, session expiry) while an instance is away, and
+delivers what it missed when it is back. QoS 1 is at least once: repeats are dropped by scan id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from collections import OrderedDict
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+SESSION_EXPIRY_S = 24 * 3600
+"""How long the broker keeps scans for this instance while it is down."""
+RECENT = 10_000
+"""Scan ids remembered for dropping repeats (a real checkout keeps them with its basket)."""
+
+
+def line(scan: dict[str, Any]) -> str:
+    """One line per scan. `plu` null: no standard PLU, so weigh or key in; never guess one."""
+    plu = scan.get("plu")
+    code = f"PLU {plu}" if plu is not None else "no PLU: weigh/key in"
+    return f"{scan['station']}: {scan['display_name']} - {code} ({scan['confidence']:.0%})"
+
+
+class Listener:
+    def __init__(self, group: str, client_id: str) -> None:
+        self.topic = f"$share/{group}/scantalk/+/scan"
+        self.seen: OrderedDict[str, None] = OrderedDict()
+        self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.on_connect = self.on_connect
+        self.client.on_subscribe = self.on_subscribe
+        self.client.on_message = self.on_message
+
+    def run(self, host: str, port: int) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect_async(
+            host, port, keepalive=30, clean_start=False, properties=properties
+        )
+        self.client.loop_forever(retry_first_connection=True)
+
+    def on_connect(self, client: mqtt.Client, _u: object, _f: Any, rc: Any, _p: object) -> None:
+        if rc == 0:  # the session keeps the subscription; subscribing again is harmless
+            client.subscribe(self.topic, qos=1)
+        else:
+            print(f"broker refused the connection: {rc}", file=sys.stderr, flush=True)
+
+    def on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, _rc: Any, _p: object) -> None:
+        print(f"listening on {self.topic}", flush=True)
+
+    def on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            scan = json.loads(msg.payload)
+            if scan.get("schema") != "scantalk.scan/1":
+                raise ValueError(f"schema {scan.get('schema')!r}")
+            scan_id = scan["scan_id"]  # fields we do not know are ignored
+            text = line(scan)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            print(f"not a scan on {msg.topic}: {exc}", file=sys.stderr, flush=True)
+            return
+        if scan_id in self.seen:
+            return
+        self.seen[scan_id] = None
+        if len(self.seen) > RECENT:
+            self.seen.popitem(last=False)
+        print(text, flush=True)
+
+
+def main(argv: list[str]) -> None:
+    host = argv[1] if len(argv) > 1 else os.environ.get("CHECKOUT_MQTT_HOST", "127.0.0.1")
+    port = int(argv[2] if len(argv) > 2 else os.environ.get("CHECKOUT_MQTT_PORT", "1883"))
+    group = argv[3] if len(argv) > 3 else os.environ.get("CHECKOUT_GROUP", "checkout")
+    # Never `scantalk-…`: that prefix belongs to the lane's own nodes.
+    client_id = os.environ.get("CHECKOUT_CLIENT_ID") or f"checkout-{group}-{socket.gethostname()}"
+    listener = Listener(group, client_id)
+    signal.signal(signal.SIGTERM, lambda *_: listener.client.disconnect())
+    try:
+        listener.run(host, port)
+    except KeyboardInterrupt:
+        listener.client.disconnect()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
