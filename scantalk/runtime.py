@@ -245,8 +245,9 @@ class Node:
 
     def run(self) -> None:
         """Connect, run until SIGTERM/SIGINT or `stop()`, then go offline cleanly."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
+        if threading.current_thread() is threading.main_thread():  # else: whoever runs it stops it
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop())
         properties = None
         if self._persistent:
             properties = Properties(PacketTypes.CONNECT)

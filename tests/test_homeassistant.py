@@ -20,8 +20,8 @@ from scantalk.contract import (
     ClassifierConfig,
     Guess,
     NodeName,
-    Scan,
     SayRequest,
+    Scan,
     Spoken,
     Stats,
     Topics,
@@ -69,7 +69,8 @@ def test_every_config_has_the_keys_its_component_requires_and_only_documented_on
     )
     for topic, config in configs.items():
         component = component_of(topic)
-        assert topic.startswith(f"{PREFIX}/{component}/lane-1/") and topic.endswith("/config")
+        assert topic.startswith(f"{PREFIX}/{component}/lane-1/")
+        assert topic.endswith("/config")
         assert any(keys <= config.keys() for keys in documented.REQUIRED[component]), topic
         unknown = config.keys() - documented.allowed_keys(component)
         assert not unknown, f"{topic}: undocumented keys {unknown}"
@@ -200,8 +201,10 @@ def test_unspoken_announcements_are_noticed_and_cleared_when_the_voice_speaks(
     bus.publish(TOPICS.spoken, Spoken("lane-1", "Lemon", "espeak-ng", False, 80, 600).to_json(), 0)
     bus.wait_for(
         TOPICS.stats(NodeName.BRIDGE),
-        lambda h: h.json()["counters"].get("announcements_failing") == 0
-        and h.json()["counters"].get("speech_overdue") == 1,
+        lambda h: (
+            h.json()["counters"].get("announcements_failing") == 0
+            and h.json()["counters"].get("speech_overdue") == 1
+        ),
     )
 
 
