@@ -14,15 +14,17 @@ import argparse
 import ast
 import dataclasses
 import enum
+import functools
 import inspect
+import itertools
+import json
 import sys
-import textwrap
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any
 
-from scantalk import contract
+from scantalk import contract, homeassistant
 from scantalk.contract import (
     FRAME_EXPIRY_S,
     MAX_ITEMS,
@@ -57,7 +59,7 @@ BINDING_VERSION = "0.2.0"
 EXAMPLE_TIME = "2026-11-26T09:00:00.000Z"
 """Every example's time: fixed, so the document is the same at every run."""
 EXAMPLE_STATION = "lane-1"
-STATION_PATTERN = contract._STATION.pattern
+STATION_PATTERN = contract.STATION_PATTERN
 ANY = Topics("+")
 """Topics of every station: `+` stands where a channel address has `{station}`."""
 
@@ -86,7 +88,9 @@ LIMITS: dict[type, dict[str, Schema]] = {
     },
     # Checked once stripped of surrounding white space: not blank, and short.
     SayRequest: {"text": {"minLength": 1, "maxLength": SayRequest.MAX_TEXT, "pattern": r"\S"}},
-    ClassifierConfig: {"settle_frames": {"minimum": 1, "maximum": ClassifierConfig.MAX_SETTLE_FRAMES}},
+    ClassifierConfig: {
+        "settle_frames": {"minimum": 1, "maximum": ClassifierConfig.MAX_SETTLE_FRAMES}
+    },
 }
 """What each payload's `validate()` adds to its types, as JSON Schema keywords."""
 
@@ -100,10 +104,14 @@ def is_time(name: str) -> bool:
     return name == "time" or name.endswith("_at")
 
 
+@functools.cache  # parsed once: finding a class's source parses its whole module anyway
+def _classes_in(module: str) -> dict[str, ast.ClassDef]:
+    tree = ast.parse(inspect.getsource(sys.modules[module]))
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
 def _class_node(cls: type) -> ast.ClassDef:
-    (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
-    assert isinstance(node, ast.ClassDef)
-    return node
+    return _classes_in(cls.__module__)[cls.__qualname__]
 
 
 def class_doc(cls: type) -> str:
@@ -116,9 +124,11 @@ def attribute_docs(cls: type) -> dict[str, str]:
     fields and enum members."""
     body = _class_node(cls).body
     docs = {}
-    for node, after in zip(body, body[1:], strict=False):
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+    for node, after in itertools.pairwise(body):
+        target: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target = node.target
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         if (
             isinstance(target, ast.Name)
@@ -138,8 +148,8 @@ def _nullable(schema: Schema) -> Schema:
 
 def _enum_doc(hint: type[enum.Enum]) -> str:
     members = attribute_docs(hint)
-    lines = [class_doc(hint)] + [f"`{m.value}`: {members[m.name]}" for m in hint if m.name in members]
-    return "\n".join(line for line in lines if line)
+    lines = [f"`{m.value}`: {members[m.name]}" for m in hint if m.name in members]
+    return "\n".join(line for line in [class_doc(hint), *lines] if line)
 
 
 def value_schema(hint: Any, schemas: dict[str, Schema]) -> Schema:
@@ -176,7 +186,7 @@ def _field_doc(name: str, hint: Any, docs: dict[str, str]) -> str:
     if isinstance(inner[0], type) and issubclass(inner[0], enum.Enum):
         doc = "\n".join(d for d in (doc, _enum_doc(inner[0])) if d)
     if is_time(name):
-        doc = " ".join(d for d in (doc, "RFC 3339, UTC, e.g. `2026-11-26T09:00:00.000Z`.") if d)
+        doc = " ".join(d for d in (doc, f"RFC 3339, UTC, e.g. `{EXAMPLE_TIME}`.") if d)
     return doc
 
 
@@ -208,18 +218,23 @@ def payload_schema(cls: type[Payload], example: Payload, schemas: dict[str, Sche
     """A JSON payload: its fields, under the keys its `to_dict` writes, and its `schema` tag."""
     keys = list(example.to_dict())
     fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    assert keys == ["schema", *keys[1:]] and len(keys) == len(fields) + 1, cls
-    schema = object_schema(cls, schemas, dict(zip(fields, keys[1:], strict=True)))
+    assert keys[0] == "schema", cls
+    assert len(keys) == len(fields) + 1, cls
+    wire = dict(zip(fields, keys[1:], strict=True))
+    schema = object_schema(cls, schemas, wire)
     tag = {
         "const": cls.SCHEMA,
         "description": "The payload's kind and major version; a `/2` is another contract.",
     }
-    note = "Times are RFC 3339, UTC (`format: date-time`). Unknown fields are to be ignored."
+    notes = ["Unknown fields are to be ignored."]
+    if any(is_time(name) for name in fields):
+        notes.insert(0, "Times are RFC 3339, UTC (`format: date-time`).")
     return {
-        **schema,
-        "description": f"{schema['description']}\n\n{note}",
+        "type": "object",
+        "description": "\n\n".join([schema["description"], " ".join(notes)]),
         "required": ["schema", *schema.get("required", [])],
         "properties": {"schema": tag, **schema["properties"]},
+        "additionalProperties": True,
     }
 
 
@@ -276,61 +291,85 @@ def _scan() -> Scan:
     )
 
 
-def examples() -> dict[type[Payload], list[tuple[str, str, Payload]]]:
-    """(name, summary, payload) of every JSON payload; a new payload class needs one here."""
+@dataclass(frozen=True)
+class Example:
+    """A message example: a real payload object, so it is valid by construction."""
+
+    name: str
+    summary: str
+    payload: Payload
+
+
+def examples() -> dict[type[Payload], list[Example]]:
+    """Examples of every JSON payload, by class; a new payload class needs one here."""
     scan = _scan()
     station, time = EXAMPLE_STATION, EXAMPLE_TIME
     top = [Guess("banana", 0.93), *scan.alternatives]
-    return {
-        Prediction: [
-            ("banana", "A banana in view", Prediction(
-                station, scan.frame_id, "produce", 41.7, top, presence=0.97, time=time
-            )),
-        ],  # fmt: skip
-        ClassifierConfig: [
-            ("change", "Raise the threshold", ClassifierConfig(threshold=0.7)),
-            ("state", "The values in force", ClassifierConfig(
-                threshold=0.7, presence=0.5, similarity=0.8, stable_frames=3, empty_below=0.2,
-                language="en", settle_frames=10,
-            )),
-        ],  # fmt: skip
-        TaughtChange: [
-            ("taught", "A loaf taught from five photos", TaughtChange(
-                station, "sourdough-loaf", TaughtAction.TAUGHT, "produce", photos=5, time=time
-            )),
-        ],  # fmt: skip
-        Scan: [("banana", "A banana, PLU 4011", scan)],
-        SayRequest: [
-            ("banana", "Announce the banana", SayRequest(
-                station, "Banana", "en", scan.scan_id, SayKind.ITEM, time=time
-            )),
-        ],  # fmt: skip
-        Spoken: [
-            ("banana", "The banana, said from the audio cache", Spoken(
-                station, "Banana", "espeak-ng", cache_hit=True, latency_ms=38.2,
-                duration_ms=612.5, scan_id=scan.scan_id, time=time,
-            )),
-        ],  # fmt: skip
-        InventoryAck: [
-            ("delivered", "The banana's record reached its destination", InventoryAck(
-                station, scan.scan_id, AckStatus.DELIVERED, "local", time=time
-            )),
-        ],  # fmt: skip
-        Stats: [
-            ("classifier", "The classifier after a few minutes", Stats(
-                station, NodeName.CLASSIFIER, {"frames": 1804, "scans": 12, "rejected": 0},
+    listed = [
+        Example(
+            "banana",
+            "A banana in view",
+            Prediction(station, scan.frame_id, "produce", 41.7, top, presence=0.97, time=time),
+        ),
+        Example("change", "Raise the threshold", ClassifierConfig(threshold=0.85)),
+        Example(
+            "state",
+            "The values in force after that change",
+            ClassifierConfig(
+                threshold=0.85,
+                presence=0.6,
+                similarity=0.55,
+                stable_frames=2,
+                empty_below=0.03,
+                language="en",
+                settle_frames=7,
+            ),
+        ),
+        Example(
+            "taught",
+            "A loaf taught from five photos",
+            TaughtChange(station, "sourdough", TaughtAction.TAUGHT, "produce", photos=5, time=time),
+        ),
+        Example("banana", "A banana, PLU 4011", scan),
+        Example(
+            "banana",
+            "Announce the banana",
+            SayRequest(station, "Banana", "en", scan.scan_id, SayKind.ITEM, time=time),
+        ),
+        Example(
+            "banana",
+            "The banana, said from the audio cache",
+            Spoken(
+                station,
+                "Banana",
+                "espeak-ng",
+                cache_hit=True,
+                latency_ms=38.2,
+                duration_ms=612.5,
+                scan_id=scan.scan_id,
                 time=time,
-            )),
-        ],  # fmt: skip
-        InventoryRecord: [
-            ("banana", "The banana's inventory record",
-             InventoryRecord.from_scan(scan, "lane-1-edge", "store-0042")),
-        ],  # fmt: skip
-    }
-
-
-def _header_example(info: UserProperties) -> dict[str, str]:
-    return dict(info.to_properties())
+            ),
+        ),
+        Example(
+            "delivered",
+            "The banana's record reached its destination",
+            InventoryAck(station, scan.scan_id, AckStatus.DELIVERED, "local", time=time),
+        ),
+        Example(
+            "classifier",
+            "The classifier after a few minutes",
+            Stats(station, NodeName.CLASSIFIER, {"frames": 1804, "scans": 12}, time=time),
+        ),
+        Example(
+            "banana",
+            "The banana's inventory record",
+            InventoryRecord.from_scan(scan, "lane-1-edge", "store-0042"),
+        ),
+    ]
+    found: dict[type[Payload], list[Example]] = {}
+    for example in listed:
+        found.setdefault(type(example.payload), []).append(example)
+    return found
 
 
 # --- channels and operations --------------------------------------------------------------
@@ -346,11 +385,13 @@ class Op:
     qos: int
     retain: bool = False
     expiry_s: int | None = None
-    description: str = ""
+    """MQTT v5 message expiry the publisher sets, in seconds."""
 
 
 @dataclass(frozen=True)
 class Channel:
+    """A topic, the one message it carries, and who publishes and subscribes to it."""
+
     key: str
     address: str
     message: str
@@ -373,12 +414,12 @@ def _per_node(topic_of: typing.Callable[[NodeName], str]) -> str:
     return shared
 
 
-DISCOVERY_ADDRESS = "{prefix}/{component}/{station}/{object}/config"
-"""Home Assistant's per-component discovery topics (scantalk/homeassistant.py)."""
-HOMEASSISTANT_STATUS_ADDRESS = "{prefix}/status"
+DISCOVERY_ADDRESS = homeassistant.CONFIG_TOPIC
+HOMEASSISTANT_STATUS_ADDRESS = homeassistant.STATUS_TOPIC
 
 
 def channels() -> list[Channel]:
+    """Every topic of `Topics`, and Home Assistant's: QoS and retain as the nodes publish."""
     return [
         Channel("cameraFrame", address(ANY.frame), "Frame", "Camera frames",
             "JPEG frames at a capped rate, with their metadata as MQTT v5 user properties. "
@@ -475,3 +516,311 @@ def channels() -> list[Channel]:
              Op("bridgeReceivesHomeAssistantStatus", "receive", "The bridge re-publishes its "
                 "discovery on `online`.", 0))),
     ]  # fmt: skip
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def payload_classes() -> list[type[Payload]]:
+    """Every JSON payload of the contract, in the order contract.py defines them."""
+    return [
+        c
+        for c in vars(contract).values()
+        if isinstance(c, type) and issubclass(c, Payload) and c is not Payload
+    ]
+
+
+def _summary(doc: str) -> str:
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def _wire(payload: Payload) -> Any:
+    """A payload as it travels: plain JSON values (no enum members)."""
+    return json.loads(payload.to_json())
+
+
+NOT_ON_THE_BROKER = (
+    "Not on the lane's broker: the bridge sends this body to Azure IoT Hub (device-to-cloud, "
+    "message id = `scanId`) or keeps it in its local store; `scantalk/schemas/inventory-"
+    "record.json` is the stricter schema the hub side may rely on."
+)
+
+
+def _json_message(
+    cls: type[Payload], named: list[Example], schemas: dict[str, Schema]
+) -> dict[str, Any]:
+    schemas[cls.__name__] = payload_schema(cls, named[0].payload, schemas)
+    doc = class_doc(cls)
+    if cls is InventoryRecord:
+        doc = f"{doc}\n\n{NOT_ON_THE_BROKER}"
+    return {
+        "name": cls.__name__,
+        "title": cls.SCHEMA,
+        **({"summary": _summary(doc)} if _summary(doc) != doc else {}),
+        "description": doc,
+        "contentType": "application/json",
+        "payload": _ref(cls.__name__),
+        "examples": [
+            {"name": e.name, "summary": e.summary, "payload": _wire(e.payload)} for e in named
+        ],
+    }
+
+
+def _jpeg_message(
+    name: str, title: str, summary: str, info: UserProperties, schemas: dict[str, Schema]
+) -> dict[str, Any]:
+    cls = type(info)
+    schemas[cls.__name__] = headers_schema(cls)
+    return {
+        "name": name,
+        "title": title,
+        "summary": summary,
+        "description": "A plain JPEG, so `mosquitto_pub -f photo.jpg` sends a valid one; its "
+        "metadata rides beside it as MQTT v5 user properties (the headers), all strings.",
+        "contentType": "image/jpeg",
+        "headers": _ref(cls.__name__),
+        "payload": {"type": "string", "format": "binary", "description": "JPEG bytes."},
+        "examples": [{"name": "banana", "headers": dict(info.to_properties())}],
+    }
+
+
+def _text_message(name: str, title: str, doc: str, values: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": title,
+        "summary": doc,
+        "contentType": "text/plain",
+        "payload": {"type": "string", "enum": values},
+        "examples": [{"name": value or "cleared", "payload": value} for value in values],
+    }
+
+
+DISCOVERY_EXAMPLE = {
+    "name": "Last scanned item",
+    "state_topic": "scantalk/lane-1/scan",
+    "value_template": "{{ value_json.display_name }}",
+    "unique_id": "scantalk_lane-1_last_scan",
+    "availability": [{"topic": "scantalk/lane-1/classifier/status"}],
+    "availability_mode": "all",
+    "device": {"identifiers": ["scantalk_lane-1"], "name": "ScanTalk lane-1"},
+    "origin": {"name": "ScanTalk"},
+}
+
+
+def _discovery_message() -> dict[str, Any]:
+    config = {
+        "type": "object",
+        "description": "A Home Assistant MQTT discovery config (Home Assistant's own keys; "
+        "scantalk/homeassistant.py builds them on the contract's topics).",
+        "required": ["name", "unique_id", "device", "origin"],
+        "properties": {
+            "name": {"type": ["string", "null"]},
+            "unique_id": {"type": "string"},
+            "device": {"type": "object"},
+            "origin": {"type": "object"},
+        },
+        "additionalProperties": True,
+    }
+    removed = {"const": "", "description": "An empty payload: the entity is removed."}
+    return {
+        "name": "HomeAssistantDiscovery",
+        "title": "Home Assistant discovery config",
+        "summary": "One entity of a station, or its removal.",
+        "contentType": "application/json",
+        "payload": {"anyOf": [config, removed]},
+        "examples": [
+            {"name": "last-scan", "summary": "The last scanned item", "payload": DISCOVERY_EXAMPLE}
+        ],
+    }
+
+
+def messages(schemas: dict[str, Schema]) -> dict[str, Any]:
+    named = examples()
+    found = {cls.__name__: _json_message(cls, named[cls], schemas) for cls in payload_classes()}
+    online, offline = contract.ONLINE.decode(), contract.OFFLINE.decode()
+    scan = _scan()
+    frame = FrameInfo(scan.frame_id, EXAMPLE_TIME, 640, 480, 0.18, 0.42)
+    return {
+        "Frame": _jpeg_message(
+            "Frame", "Camera frame", "A JPEG frame of the scan area.", frame, schemas
+        ),
+        "Snapshot": _jpeg_message(
+            "Snapshot",
+            "Scan snapshot",
+            "The JPEG of the frame behind a scan.",
+            SnapshotInfo(scan.scan_id, scan.label, scan.frame_id),
+            schemas,
+        ),
+        **found,
+        "Status": _text_message(
+            "Status",
+            "Node status",
+            "`online` or `offline`; an empty retained payload clears it (`scantalk up` does "
+            "at start, so a status left by an earlier run does not count).",
+            [online, offline, ""],
+        ),
+        "Repeat": {
+            "name": "Repeat",
+            "title": "Repeat request",
+            "summary": "Any payload: say the last item announcement again, now.",
+            "contentType": "application/octet-stream",
+            "payload": {"description": "Anything; not read."},
+            "examples": [{"name": "button", "payload": "repeat"}],
+        },
+        "HomeAssistantDiscovery": _discovery_message(),
+        "HomeAssistantStatus": _text_message(
+            "HomeAssistantStatus",
+            "Home Assistant status",
+            "Home Assistant's birth (`online`) and last will (`offline`).",
+            [online, offline],
+        ),
+    }
+
+
+# --- the document ---------------------------------------------------------------------------
+
+INFO = f"""\
+The MQTT topics of a ScanTalk lane: a self-service checkout's camera, classifier, voice and
+bridge nodes, talking over the lane's Mosquitto broker. Every topic of a lane is under
+`scantalk/<station>/`; subscribe to `scantalk/+/…` to follow a whole store.
+
+JSON payloads carry a `schema` tag, `scantalk.<kind>/1`. Consumers ignore unknown fields. v1
+only gains optional fields; a field that is added has a default, and no field changes type or
+meaning. A breaking change is v2: payloads tagged `scantalk.<kind>/2`, published under their own
+root `scantalk2/<station>/…` beside v1 for as long as a setting keeps v1 on, described in its
+own document.
+
+Times are UTC, RFC 3339 with milliseconds (`{EXAMPLE_TIME}`). Text fields hold at most
+{MAX_TEXT} characters and lists at most {MAX_ITEMS} entries. Frames and snapshots are plain JPEG,
+their metadata in MQTT v5 user properties.
+
+MQTT client ids that start with `scantalk-` are reserved for the lane's own nodes and commands;
+any other client (a checkout system, a dashboard) must choose another."""
+
+
+def info() -> dict[str, Any]:
+    return {
+        "title": "ScanTalk topic contract",
+        "version": "1.0.0",
+        "description": INFO,
+        "license": {"name": "Apache-2.0"},
+    }
+
+
+def servers() -> dict[str, Any]:
+    status = _per_node(ANY.status)
+    return {
+        "development": {
+            "host": "127.0.0.1:1883",
+            "protocol": "mqtt",
+            "protocolVersion": "5",
+            "title": "Development lane",
+            "description": "The lane's own broker, Mosquitto 2 speaking MQTT 5 "
+            "(`mqtt://127.0.0.1:1883`; `scantalk up` takes a free port when 1883 is taken). "
+            "Nodes connect with a clean start, except the bridge: its persistent session keeps "
+            "scans queued while it is down. Each node's last will is `offline` on its status.",
+            "bindings": {
+                "mqtt": {
+                    "lastWill": {
+                        "topic": status,
+                        "qos": 1,
+                        "message": contract.OFFLINE.decode(),
+                        "retain": True,
+                    },
+                    "bindingVersion": BINDING_VERSION,
+                }
+            },
+        }
+    }
+
+
+def parameters() -> dict[str, Any]:
+    return {
+        "station": {
+            "description": "The lane's station id (`SCANTALK_STATION`), matching "
+            f"`{STATION_PATTERN}`.",
+            "examples": [EXAMPLE_STATION],
+        },
+        "node": {"enum": [n.value for n in NodeName], "description": class_doc(NodeName)},
+        "prefix": {
+            "default": "homeassistant",
+            "description": "Home Assistant's discovery prefix (`SCANTALK_DISCOVERY_PREFIX`).",
+        },
+        "component": {
+            "description": "The entity's Home Assistant platform.",
+            "examples": ["sensor", "event", "image", "number", "select", "button"],
+        },
+        "object": {"description": "The entity within its station.", "examples": ["last_scan"]},
+    }
+
+
+def _channel(channel: Channel) -> dict[str, Any]:
+    names = [p.strip("{}") for p in channel.address.split("/") if p.startswith("{")]
+    return {
+        "address": channel.address,
+        "title": channel.title,
+        "description": channel.description,
+        "parameters": {name: {"$ref": f"#/components/parameters/{name}"} for name in names},
+        "messages": {
+            channel.message: {"$ref": f"#/components/messages/{channel.message}"},
+        },
+    }
+
+
+def _operation(channel: Channel, op: Op) -> dict[str, Any]:
+    binding: dict[str, Any] = {"qos": op.qos}
+    if op.action == "send":
+        binding["retain"] = op.retain
+    if op.expiry_s is not None:
+        binding["messageExpiryInterval"] = op.expiry_s
+    return {
+        "action": op.action,
+        "channel": {"$ref": f"#/channels/{channel.key}"},
+        "summary": op.summary,
+        "messages": [{"$ref": f"#/channels/{channel.key}/messages/{channel.message}"}],
+        "bindings": {"mqtt": {**binding, "bindingVersion": BINDING_VERSION}},
+    }
+
+
+def document() -> dict[str, Any]:
+    """The contract as an AsyncAPI 3.0.0 document (plain dicts, lists and strings)."""
+    schemas: dict[str, Schema] = {}
+    found = messages(schemas)
+    listed = channels()
+    return {
+        "asyncapi": "3.0.0",
+        "info": info(),
+        "defaultContentType": "application/json",
+        "servers": servers(),
+        "channels": {c.key: _channel(c) for c in listed},
+        "operations": {op.name: _operation(c, op) for c in listed for op in c.ops},
+        "components": {"schemas": schemas, "messages": found, "parameters": parameters()},
+    }
+
+
+def render() -> str:
+    """The document as YAML, after a comment that says it is generated."""
+    import yaml  # here, not at the top: `scantalk --help` imports this module
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # a shared dict is written twice, not as an anchor
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar(
+            "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+        )
+
+    Dumper.add_representer(str, text)
+    body = yaml.dump(document(), Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return HEADER + body
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """No options: the contract is the same for every lane."""
+    del parser
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    sys.stdout.write(render())
+    return 0

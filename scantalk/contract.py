@@ -50,7 +50,9 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-_STATION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+STATION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+"""A station id: it is a topic level, so no `/`, `+` or `#`, and short."""
+_STATION = re.compile(STATION_PATTERN.replace("$", r"\Z"))  # `$` would let "lane-1\n" through
 
 
 @dataclass(frozen=True)

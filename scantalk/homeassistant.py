@@ -40,8 +40,16 @@ def node_id(station: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", station)
 
 
+CONFIG_TOPIC = "{prefix}/{component}/{station}/{object}/config"
+"""Per-component discovery topics; `station` as `node_id` spells it."""
+STATUS_TOPIC = "{prefix}/status"
+"""Where Home Assistant says `online` when it (re)starts: configs are published again."""
+
+
 def config_topic(prefix: str, component: str, station: str, object_id: str) -> str:
-    return f"{prefix}/{component}/{node_id(station)}/{object_id}/config"
+    return CONFIG_TOPIC.format(
+        prefix=prefix, component=component, station=node_id(station), object=object_id
+    )
 
 
 def _stats(topics: Topics, node: NodeName, key: str) -> Config:
@@ -250,8 +258,7 @@ def discovery(station: str, prefix: str) -> dict[str, Config]:
 
 
 def birth_topic(prefix: str) -> str:
-    """Where Home Assistant says `online` when it (re)starts: configs are published again."""
-    return f"{prefix}/status"
+    return STATUS_TOPIC.format(prefix=prefix)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
