@@ -595,19 +595,9 @@ def _text_message(name: str, title: str, doc: str, values: list[str]) -> dict[st
     }
 
 
-DISCOVERY_EXAMPLE = {
-    "name": "Last scanned item",
-    "state_topic": "scantalk/lane-1/scan",
-    "value_template": "{{ value_json.display_name }}",
-    "unique_id": "scantalk_lane-1_last_scan",
-    "availability": [{"topic": "scantalk/lane-1/classifier/status"}],
-    "availability_mode": "all",
-    "device": {"identifiers": ["scantalk_lane-1"], "name": "ScanTalk lane-1"},
-    "origin": {"name": "ScanTalk"},
-}
-
-
 def _discovery_message() -> dict[str, Any]:
+    topic = homeassistant.config_topic("homeassistant", "sensor", EXAMPLE_STATION, "last_scan")
+    example = homeassistant.discovery(EXAMPLE_STATION, "homeassistant")[topic]
     config = {
         "type": "object",
         "description": "A Home Assistant MQTT discovery config (Home Assistant's own keys; "
@@ -629,7 +619,7 @@ def _discovery_message() -> dict[str, Any]:
         "contentType": "application/json",
         "payload": {"anyOf": [config, removed]},
         "examples": [
-            {"name": "last-scan", "summary": "The last scanned item", "payload": DISCOVERY_EXAMPLE}
+            {"name": "last-scan", "summary": "The last scanned item", "payload": example}
         ],
     }
 
