@@ -618,9 +618,7 @@ def _discovery_message() -> dict[str, Any]:
         "summary": "One entity of a station, or its removal.",
         "contentType": "application/json",
         "payload": {"anyOf": [config, removed]},
-        "examples": [
-            {"name": "last-scan", "summary": "The last scanned item", "payload": example}
-        ],
+        "examples": [{"name": "last-scan", "summary": "The last scanned item", "payload": example}],
     }
 
 

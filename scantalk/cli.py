@@ -87,9 +87,10 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
 
 
 def _add_settings(parser: argparse.ArgumentParser, classes: list[type[Settings]]) -> None:
-    """Flags for every field of these settings classes, each once."""
+    """Flags for every field of these settings classes, each once; a command's own argument of
+    the same name (`watch --station +`) wins."""
     group = parser.add_argument_group("settings (flags win over SCANTALK_* variables)")
-    seen: set[str] = set()
+    seen: set[str] = {option[2:].replace("-", "_") for option in parser._option_string_actions}
     for cls in classes:
         for f in dataclasses.fields(cls):
             if f.name not in seen:

@@ -79,13 +79,19 @@ def _non_empty(text: str) -> str:
 
 
 NON_EMPTY = Text(_non_empty, "a non-empty value")
-STATION = Text(lambda text: Topics(text).station, "1-64 letters, digits, '.', '_' or '-'")
+
+
+def _station(text: str) -> str:
+    if text == "+":  # a wildcard follows stations; a node must be one
+        raise ValueError(text)
+    return Topics(text).station
+
+
+STATION = Text(_station, "1-64 letters, digits, '.', '_' or '-'")
 
 
 def _stations(text: str) -> str:
-    if text != "+":
-        STATION(text)
-    return text
+    return text if text == "+" else STATION(text)
 
 
 STATIONS = Text(_stations, "a station id, or + for every station")

@@ -11,9 +11,11 @@ lazily: the CLI imports this module for `--help`, and `--json` needs no rich.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -36,10 +38,11 @@ from scantalk.contract import (
     Stats,
     Topics,
 )
-from scantalk.settings import Settings
+from scantalk.settings import STATIONS, SettingError, Settings
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.text import Text
 
 NEEDS_RICH = "scantalk watch needs rich: pip install 'scantalk[watch]'"
 SCANS = 8
@@ -51,6 +54,10 @@ REFRESH_PER_SECOND = 4
 UNKNOWN = "\N{EN DASH}"
 """Shown for what is not known yet."""
 NODES = frozenset(node.value for node in NodeName)
+NODE_MARKS = {"online": ("●", "green"), "offline": ("○", "red")}
+"""How a node's status looks; anything else is unknown."""
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters: text from the bus never steers the terminal (an ESC would)."""
 
 GAUGES: dict[NodeName, tuple[str, ...]] = {
     NodeName.CAMERA: ("frames_per_minute",),
@@ -200,7 +207,7 @@ def _station_panel(name: str, view: StationView, scans: int) -> RenderableType:
     body = Group(
         _nodes_line(view), _gauges_line(view), _spoken_line(view), _scans_table(view, scans)
     )
-    return Panel(body, title=f"[bold]{name}[/]", title_align="left")
+    return Panel(body, title=_plain(name, style="bold"), title_align="left")
 
 
 def _nodes_line(view: StationView) -> RenderableType:
@@ -209,9 +216,7 @@ def _nodes_line(view: StationView) -> RenderableType:
     line = Text()
     for node in NodeName:
         status = view.nodes.get(node)
-        mark, style = {"online": ("●", "green"), "offline": ("○", "red")}.get(
-            status or "", ("?", "dim")
-        )
+        mark, style = NODE_MARKS.get(status or "", ("?", "dim"))
         line.append(f"{node} ", style="bold")
         line.append(f"{mark} {status or 'unknown'}", style=style)
         line.append("   ")
@@ -239,8 +244,8 @@ def _spoken_line(view: StationView) -> RenderableType:
     spoken = view.spoken
     if spoken is None:
         return line.append(UNKNOWN)
-    line.append(f"“{spoken.text}”")
-    details = [spoken.engine, f"{spoken.latency_ms:.0f} ms"]
+    line.append(f"“{_printable(spoken.text)}”")
+    details = [_printable(spoken.engine), f"{spoken.latency_ms:.0f} ms"]
     if spoken.cache_hit:
         details.append("cached")
     if spoken.interrupted:
@@ -263,9 +268,9 @@ def _scans_table(view: StationView, scans: int) -> RenderableType:
         status = view.acks.get(scan.scan_id)
         table.add_row(
             _local_time(scan.time),
-            scan.display_name,
-            scan.label,
-            scan.plu or UNKNOWN,
+            _plain(scan.display_name),  # Text, not markup: a "[" in a name is just a "["
+            _plain(scan.label),
+            _plain(scan.plu or UNKNOWN),
             f"{scan.confidence:.0%}",
             _ack_text(status),
         )
@@ -293,8 +298,19 @@ def _footer(state: WatchState) -> RenderableType:
     line.append(skipped, style="red" if state.malformed else "")
     line.append("   Ctrl-C quits", style="dim")
     if state.problem:
-        line.append(f"\nlast skipped: {state.problem}", style="dim")
+        line.append(f"\nlast skipped: {_printable(state.problem)}", style="dim")
     return line
+
+
+def _printable(text: str) -> str:
+    return CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+def _plain(text: str, style: str = "") -> Text:
+    """Text from the bus as it is: neither rich markup nor terminal control."""
+    from rich.text import Text
+
+    return Text(_printable(text), style=style)
 
 
 def _number(value: float | None) -> str:
@@ -392,6 +408,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         "--station + follows every station of the store."
     )
     parser.add_argument(
+        "--station",
+        dest="watch_station",
+        metavar="STATION",
+        help="the station to watch, or + for every station of the store "
+        "(default: SCANTALK_STATION)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="no view: print each scan's payload as one JSON line, for scripts",
@@ -399,6 +422,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.watch_station:
+        try:
+            settings = dataclasses.replace(settings, station=STATIONS(args.watch_station))
+        except ValueError as exc:
+            raise SettingError("--station", args.watch_station, STATIONS.expected) from exc
     try:
         if args.json:
             return _stream_json(settings)
@@ -406,6 +434,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except Unreachable as exc:  # not ConnectionError: a closed stdout is one (BrokenPipeError)
         print(f"scantalk watch: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while still connecting
+        return 0
 
 
 def _live_view(settings: Settings) -> int:

@@ -50,6 +50,8 @@ def test_numbers_are_parsed_as_numbers_and_flags_win():
         (ClassifierSettings, "SCANTALK_THRESHOLD", "1.5"),
         (Settings, "SCANTALK_MQTT_PORT", "70000"),
         (Settings, "SCANTALK_STATION", "lane/1"),
+        (Settings, "SCANTALK_STATION", "+"),  # a node is one station; only followers use +
+        (Settings, "SCANTALK_DISCOVERY_PREFIX", "home/+/assistant"),
         (CameraSettings, "SCANTALK_CAMERA_FPS", "0"),
         (CameraSettings, "SCANTALK_CAMERA_FPS", "nan"),
         (CameraSettings, "SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),

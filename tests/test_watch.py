@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shlex
@@ -30,6 +31,7 @@ from scantalk.contract import (
 )
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.watch import NEEDS_RICH, UNKNOWN, WatchState, render, scans_fitting
+from testbench.environ import clean_environ
 
 LANE = Topics("lane-1")
 WATCH = [sys.executable, "-m", "scantalk", "watch"]
@@ -39,7 +41,7 @@ def scan(scan_id: str, station: str = "lane-1", label: str = "banana", name: str
     return Scan(scan_id, station, label, name, "4011", 0.93, "produce", f"frame-{scan_id}", [])
 
 
-def stats(node: NodeName, station: str = "lane-1", **counters: float) -> bytes:
+def stats(node: NodeName, station: str = "lane-1", **counters: object) -> bytes:
     return Stats(station, node, {"errors": 0, **counters}).to_json()
 
 
@@ -52,7 +54,7 @@ def publish(bus, topic: str, payload: bytes, retain: bool = False) -> None:
 
 
 def screen_text(state: WatchState) -> str:
-    console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(width=120, record=True, file=io.StringIO())
     console.print(render(state))
     return console.export_text()
 
@@ -68,7 +70,7 @@ def test_the_state_follows_nodes_scans_gauges_and_speech():
     state.on_message(LANE.scan, scan("s1").to_json())  # a QoS 1 redelivery
     state.on_message(LANE.scan, scan("s2", label="lemon", name="Lemon").to_json())
     state.on_message(
-        LANE.inventory_ack, InventoryAck("lane-1", "s1", "delivered", "local").to_json()
+        LANE.inventory_ack, InventoryAck("lane-1", "s1", AckStatus.DELIVERED, "local").to_json()
     )
     state.on_message(LANE.stats(NodeName.CAMERA), stats(NodeName.CAMERA, frames_per_minute=600))
     state.on_message(LANE.stats(NodeName.CLASSIFIER), stats(NodeName.CLASSIFIER, inference_ms=12.5))
@@ -140,9 +142,21 @@ def test_the_view_shows_a_scan_at_local_time_with_plu_confidence_and_record(one_
     state = WatchState.following("lane-1", "127.0.0.1:1883")
     at = dataclasses.replace(scan("s1"), time="2026-11-25T09:53:00.123Z")
     state.on_message(LANE.scan, at.to_json())
-    state.on_message(LANE.inventory_ack, InventoryAck("lane-1", "s1", "queued", "iothub").to_json())
+    state.on_message(
+        LANE.inventory_ack, InventoryAck("lane-1", "s1", AckStatus.QUEUED, "iothub").to_json()
+    )
     line = next(line for line in screen_text(state).splitlines() if "Banana" in line)
     assert line.split() == ["│", "10:53:00", "Banana", "banana", "4011", "93%", "queued", "│"]
+
+
+def test_text_from_the_bus_is_shown_as_it_is_never_as_markup_or_terminal_control():
+    state = WatchState.following("lane-1")
+    odd = "[/oops] [bold]Kiwi[/] \x1b[2J"
+    state.on_message(LANE.scan, dataclasses.replace(scan("s1"), display_name=odd).to_json())
+    state.on_message(LANE.spoken, spoken(odd))
+    text = screen_text(state)
+    assert text.count("[/oops] [bold]Kiwi[/] \N{REPLACEMENT CHARACTER}[2J") == 2
+    assert "\x1b" not in text
 
 
 # --- in a real terminal -----------------------------------------------------------------------
@@ -211,7 +225,9 @@ def test_the_live_view_in_a_terminal_shows_the_lane_and_ctrl_c_ends_it(bus, node
         t.wait_for("camera ● online", "classifier ● online", "voice ○ offline", "bridge ? unknown")
         publish(bus, LANE.scan, scan("s1").to_json())
         publish(
-            bus, LANE.inventory_ack, InventoryAck("lane-1", "s1", "delivered", "local").to_json()
+            bus,
+            LANE.inventory_ack,
+            InventoryAck("lane-1", "s1", AckStatus.DELIVERED, "local").to_json(),
         )
         publish(bus, LANE.stats(NodeName.CAMERA), stats(NodeName.CAMERA, frames_per_minute=597))
         publish(bus, LANE.stats(NodeName.CLASSIFIER), stats(NodeName.CLASSIFIER, inference_ms=12.5))
@@ -256,11 +272,12 @@ def test_a_store_view_shows_a_section_per_station(bus, node_env, tmp_path):
 
 
 @contextmanager
-def json_watch(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def json_watch(env: dict[str, str], folder: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`scantalk watch --json`, back once it follows the scans (it says so on stderr)."""
     process = subprocess.Popen(
         [*WATCH, "--json", "--mqtt-port", env["SCANTALK_MQTT_PORT"]],
         env=env,
+        cwd=folder,  # no developer's .env
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         preexec_fn=die_with_parent,
@@ -273,8 +290,8 @@ def json_watch(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         stop_process(process)
 
 
-def test_json_prints_one_line_per_scan_and_stops_cleanly(bus, node_env):
-    with json_watch(node_env) as watch:
+def test_json_prints_one_line_per_scan_and_stops_cleanly(bus, node_env, tmp_path):
+    with json_watch(node_env, tmp_path) as watch:
         publish(bus, LANE.scan, scan("s1").to_json())
         publish(bus, LANE.scan, b"not a scan")
         publish(bus, LANE.scan, scan("s2").to_json())
@@ -288,9 +305,9 @@ def test_json_prints_one_line_per_scan_and_stops_cleanly(bus, node_env):
         assert b"skipped scantalk/lane-1/scan" in watch.stderr.read()
 
 
-def test_json_ends_quietly_when_its_reader_goes_away(bus, node_env):
+def test_json_ends_quietly_when_its_reader_goes_away(bus, node_env, tmp_path):
     """As in `scantalk watch --json | head -1`."""
-    with json_watch(node_env) as watch:
+    with json_watch(node_env, tmp_path) as watch:
         assert watch.stdout is not None
         assert watch.stderr is not None
         publish(bus, LANE.scan, scan("s1").to_json())
@@ -301,10 +318,12 @@ def test_json_ends_quietly_when_its_reader_goes_away(bus, node_env):
         assert watch.stderr.read() == b""
 
 
-def test_an_unreachable_broker_is_one_line_naming_it():
+def test_an_unreachable_broker_is_one_line_naming_it(tmp_path):
     port = free_port()
     result = subprocess.run(
         [*WATCH, "--mqtt-host", "127.0.0.1", "--mqtt-port", str(port)],
+        env=clean_environ(),
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=30,
@@ -319,7 +338,9 @@ def test_without_rich_it_says_how_to_get_it():
         "import sys\nsys.modules['rich'] = None\nfrom scantalk.cli import main\n"
         "sys.exit(main(['watch']))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=clean_environ(), capture_output=True, text=True
+    )
     assert (result.returncode, result.stderr) == (2, NEEDS_RICH + "\n")
 
 
