@@ -44,6 +44,7 @@ class LaneWatch:
         self._requests = 0
         self._recent_spoken: tuple[str, float] = ("", -1e9)
         node.gauge("announcements_failing", 0)
+        node.count("speech_overdue", 0)  # shown as 0, not as unknown, until it happens
         node.measure("scans_today", lambda: outbox.count_since(local_midnight_utc()))
         # QoS 0: requests made while the bridge was away are not this watch's business.
         node.subscribe(node.topics.say, self.on_say)

@@ -117,6 +117,7 @@ class Bridge:
                 self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED)
             # Once a batch, not once a record: counting is off the per-record path.
             self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
+            self.node.stats_soon()
 
 
 def main(settings: BridgeSettings) -> None:
