@@ -1,14 +1,14 @@
-"""The bridge's second role: the lane's face towards Home Assistant and staff.
+"""The bridge's second role: the lane's face towards staff and Home Assistant.
 
 The bridge is the lane's link to the outside world, the one node every deployment runs, light
 on CPU and holding the durable record store, so it also:
-- publishes the station's Home Assistant discovery (at start, and whenever Home Assistant says
-  `online` on its status topic);
-- counts scans today (since local midnight) from the record store, so the count survives
-  restarts and drops to 0 at midnight (`scans_today` in its stats);
-- watches speech: a request on `…/voice/say` that nothing on `…/voice/spoken` follows within
-  `OVERDUE_S` means shoppers are not hearing announcements while the voice may still read
-  `online` (`speech_overdue`, and `announcements_failing` until the voice speaks again).
+- watches speech from outside the voice: a request on `…/voice/say` that is not spoken within
+  `OVERDUE_S` means shoppers are not hearing announcements, though the voice may read `online`
+  (`speech_overdue`, and `announcements_failing` until the voice speaks again);
+- counts scans today (since midnight where the store is) from the record store, so the count
+  survives restarts (`scans_today` in its stats);
+- publishes the station's Home Assistant discovery, at each connection and whenever Home
+  Assistant says `online` on its status topic.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from datetime import time as clock
 
 from bridge.outbox import Outbox
@@ -26,33 +27,80 @@ from scantalk.homeassistant import birth_topic, discovery
 from scantalk.runtime import Message, Node
 
 OVERDUE_S = 5.0
-"""A request not followed by any speech within this is overdue: announcements take ~1 s."""
+"""A request not spoken within this is overdue: an announcement starts within ~0.2 s."""
 
 
-def local_midnight_utc() -> str:
-    """Today's local midnight as RFC 3339 UTC, as the outbox writes its times."""
-    midnight = datetime.combine(date.today(), clock()).astimezone()  # naive = local time
+def midnight_utc(zone: tzinfo | None, now: datetime | None = None) -> str:
+    """The last midnight in `zone` (None: this machine's local time), as RFC 3339 UTC, the
+    way the outbox writes its times."""
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    midnight = datetime.combine(local.date(), clock(), tzinfo=local.tzinfo)
     return midnight.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Asked:
+    at: float
+    text: str
+    scan_id: str | None
+
+
+class SpeechWatch:
+    """Speech requests held against what the voice says (times are `time.monotonic()`)."""
+
+    def __init__(self, overdue_s: float = OVERDUE_S) -> None:
+        self.overdue_s = overdue_s
+        self.failing = False
+        self._waiting: list[_Asked] = []
+        self._last_asked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def asked(self, request: SayRequest, at: float) -> None:
+        text = request.text.strip()
+        with self._lock:
+            window = SayRequest.REPEAT_WINDOW_S
+            self._last_asked = {t: a for t, a in self._last_asked.items() if at - a < window}
+            repeated = text in self._last_asked
+            self._last_asked[text] = at
+            if not repeated:  # the same words again may rightly be skipped (the voice's cooldown)
+                self._waiting.append(_Asked(at, text, request.scan_id))
+
+    def spoken(self, spoken: Spoken) -> bool:
+        """What the voice said answers its request and every older one (which it replaced or
+        cut short); True when this ends a failure."""
+        with self._lock:
+            for i in reversed(range(len(self._waiting))):
+                asked = self._waiting[i]
+                if (asked.scan_id, asked.text) == (spoken.scan_id, spoken.text):
+                    del self._waiting[: i + 1]
+                    break
+            recovered, self.failing = self.failing, False
+        return recovered
+
+    def overdue(self, now: float) -> int:
+        """Requests waiting longer than `overdue_s`, forgotten once counted."""
+        with self._lock:
+            late = sum(1 for asked in self._waiting if now - asked.at > self.overdue_s)
+            self._waiting = [a for a in self._waiting if now - a.at <= self.overdue_s]
+            self.failing = self.failing or late > 0
+        return late
 
 
 class LaneWatch:
     def __init__(self, node: Node, settings: BridgeSettings, outbox: Outbox) -> None:
         self.node, self.settings = node, settings
-        self._lock = threading.Lock()
-        self._waiting: dict[int, float] = {}
-        """Speech requests not yet followed by speech: arrival (monotonic) by request number."""
-        self._requests = 0
-        self._recent_spoken: tuple[str, float] = ("", -1e9)
-        node.gauge("announcements_failing", 0)
+        self.speech = SpeechWatch()
+        node.measure("announcements_failing", lambda: int(self.speech.failing))
         node.count("speech_overdue", 0)  # shown as 0, not as unknown, until it happens
-        node.measure("scans_today", lambda: outbox.count_since(local_midnight_utc()))
+        node.measure("scans_today", lambda: outbox.count_since(midnight_utc(settings.timezone)))
         # QoS 0: requests made while the bridge was away are not this watch's business.
         node.subscribe(node.topics.say, self.on_say)
         node.subscribe(node.topics.spoken, self.on_spoken)
         node.add_worker(self.check)
-        self.configs = discovery(settings.station, settings.discovery_prefix)
-        node.on_online(self.publish_discovery)
-        node.subscribe(birth_topic(settings.discovery_prefix), self.on_homeassistant_status)
+        if settings.homeassistant:
+            self.configs = discovery(settings.station, settings.discovery_prefix)
+            node.on_online(self.publish_discovery)
+            node.subscribe(birth_topic(settings.discovery_prefix), self.on_homeassistant_status)
 
     def publish_discovery(self) -> None:
         for topic, config in self.configs.items():
@@ -64,37 +112,20 @@ class LaneWatch:
             self.publish_discovery()
 
     def on_say(self, message: Message) -> None:
-        request = SayRequest.from_json(message.payload)
-        text, at = self._recent_spoken
-        if request.text.strip() == text and message.received - at < OVERDUE_S:
-            return  # the same words just said: the voice may rightly skip them (its cooldown)
-        with self._lock:
-            self._requests += 1
-            self._waiting[self._requests] = message.received
+        self.speech.asked(SayRequest.from_json(message.payload), message.received)
 
     def on_spoken(self, message: Message) -> None:
-        spoken = Spoken.from_json(message.payload)
-        self._recent_spoken = (spoken.text, message.received)
-        with self._lock:
-            # Any speech after a request answers it: a newer item may rightly replace an older.
-            self._waiting = {n: t for n, t in self._waiting.items() if t > message.received}
-        if self.node.counters().get("announcements_failing"):
-            self.node.gauge("announcements_failing", 0)
+        if self.speech.spoken(Spoken.from_json(message.payload)):
             self.node.log.info("the voice speaks again")
             self.node.stats_soon()
 
     def check(self, stop: threading.Event) -> None:
         while not stop.wait(0.5):
-            now = time.monotonic()
-            with self._lock:
-                overdue = [n for n, t in self._waiting.items() if now - t > OVERDUE_S]
-                for n in overdue:
-                    del self._waiting[n]
-            if overdue:
-                self.node.count("speech_overdue", len(overdue))
-                self.node.gauge("announcements_failing", 1)
+            late = self.speech.overdue(time.monotonic())
+            if late:
+                self.node.count("speech_overdue", late)
                 self.node.log.error(
                     "%d speech request(s) not spoken within %.0f s: is the voice working?",
-                    len(overdue), OVERDUE_S,
+                    late, OVERDUE_S,
                 )  # fmt: skip
                 self.node.stats_soon()

@@ -53,7 +53,9 @@ class Bridge:
         )  # fmt: skip
         node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
-        if settings.homeassistant and not settings.bridge_stations:
+        if not (settings.bridge_stations or settings.bridge_share_group):
+            # A lane's own bridge; one that forwards others' or shares the work would publish
+            # partial counts for the lane, or for a station that is not there.
             LaneWatch(node, settings, self.outbox)
 
     def on_scan(self, message: Message) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scantalk.settings import (
     GROUP,
@@ -13,8 +14,19 @@ from scantalk.settings import (
     YES_NO,
     Number,
     Settings,
+    Text,
     setting,
 )
+
+
+def _zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # not found is a KeyError
+        raise ValueError(text) from exc
+
+
+TIMEZONE = Text(_zone, "an IANA time zone, e.g. Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -26,8 +38,11 @@ class BridgeSettings(Settings):
     bridge_share_group: str | None = setting(
         None, GROUP, "MQTT shared-subscription group, so bridges split the scans between them"
     )
-    homeassistant: bool = setting(
-        True, YES_NO, "publish Home Assistant discovery and the lane's health for its station"
+    homeassistant: bool = setting(True, YES_NO, "publish Home Assistant discovery for its station")
+    timezone: ZoneInfo | None = setting(
+        None,
+        TIMEZONE,
+        "the store's time zone, e.g. Europe/Berlin, for scans today; unset: the machine's",
     )
     outbox_max: int = setting(
         100_000, Number(int, 1), "pending records at which the bridge warns loudly"

@@ -438,8 +438,9 @@ def channels() -> list[Channel]:
             (Op("classifierPublishesPrediction", "send", "A prediction per frame.", 0),)),
         Channel("classifierConfig", address(ANY.classifier_config), "ClassifierConfig",
             "Classifier configuration changes",
-            "Fields to change; absent or null fields keep their values. Retain a change to keep "
-            "it across restarts of the classifier.",
+            "Fields to change; absent or null fields keep their values. A retained change is "
+            "applied again at each start of the classifier; the broker keeps one retained "
+            "message per topic, so retain every field to keep in that one message.",
             (Op("operatorPublishesClassifierConfig", "send", "An operator, Home Assistant or "
                 "`mosquitto_pub` changes the scan decision's settings.", 1),
              Op("classifierReceivesConfig", "receive", "The classifier applies a change whole, "
@@ -480,8 +481,9 @@ def channels() -> list[Channel]:
              Op("bridgeReceivesSpoken", "receive", "The bridge watches that speech follows "
                 "requests.", 0))),
         Channel("voiceRepeat", address(ANY.repeat), "Repeat", "Repeat requests",
-            "Any payload: say the last item announcement again, now. Not retained: a retained "
-            "press is an old one and is ignored.",
+            "Any payload: say the last item announcement (or \"not sure\") again, now, if it was "
+            "within a minute; else \"Nothing scanned yet.\" Not retained: a retained press is "
+            "an old one and is ignored.",
             (Op("checkoutPublishesRepeat", "send", "A checkout's button, or Home Assistant's.",
                 1),
              Op("voiceReceivesRepeat", "receive", "The voice says the last item again, "

@@ -109,7 +109,8 @@ class Topics:
 
     @property
     def repeat(self) -> str:
-        """Any payload: say the last item announcement again, now (a button, Home Assistant)."""
+        """Any payload: say the last item announcement (or "not sure") again, now (a button,
+        Home Assistant)."""
         return self._t("voice", "repeat")
 
     @property
@@ -257,9 +258,11 @@ class Prediction(Payload):
 class ClassifierConfig(Payload):
     """Scan decision settings, changeable at run time.
 
-    Publish to `…/classifier/config` (retain it to keep it across restarts) with the fields to
-    change; the classifier answers on `…/classifier/config/state` (retained) with the values in
-    force, and `error` naming what it refused.
+    Publish to `…/classifier/config` with the fields to change. Retained, a change is applied
+    again at each start of the classifier; the broker keeps one retained message per topic, so
+    retain every field you want kept in that one message. The classifier answers on
+    `…/classifier/config/state` (retained) with the values in force, and `error` naming what it
+    refused.
     """
 
     SCHEMA: ClassVar[str] = "scantalk.classifier-config/1"
@@ -389,6 +392,9 @@ class SayRequest(Payload):
 
     MAX_TEXT: ClassVar[int] = 200
     """An announcement is a product name or a short prompt, not an essay."""
+    REPEAT_WINDOW_S: ClassVar[int] = 60
+    """A voice may skip words it was asked to say within this many seconds of the same words
+    (its cooldown is at most this)."""
 
     def validate(self) -> None:
         if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:

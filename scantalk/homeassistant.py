@@ -52,11 +52,12 @@ def config_topic(prefix: str, component: str, station: str, object_id: str) -> s
     )
 
 
-def _stats(topics: Topics, node: NodeName, key: str) -> Config:
-    """State from a node's periodic stats: one of its counters or gauges (0 until counted)."""
+def _stats(topics: Topics, node: NodeName, key: str, missing: str = "0") -> Config:
+    """State from a node's periodic stats: one of its counters (0 until counted) or gauges
+    (`None`, Home Assistant's "unknown", while there is nothing to measure)."""
     return {
         "state_topic": topics.stats(node),
-        "value_template": f"{{{{ value_json.counters.{key} | default(0) }}}}",
+        "value_template": f"{{{{ value_json.counters.{key} | default({missing}) }}}}",
     }
 
 
@@ -133,7 +134,7 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "device_class": "duration",
                 "unit_of_measurement": "ms",
                 "state_class": "measurement",
-                **_stats(topics, classifier, "inference_ms"),
+                **_stats(topics, classifier, "inference_ms", missing="'None'"),
                 **diagnostic,
             },
             (classifier,),
@@ -200,7 +201,8 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "max": THRESHOLD_RANGE[1],
                 "step": 0.01,
                 "mode": "slider",
-                "retain": True,  # the classifier keeps it across its restarts
+                # Not retained: partial changes retained on one topic would replace each other.
+                # The classifier's state says what is in force, its settings after a restart.
                 "entity_category": "config",
             },
             (classifier,),
@@ -221,9 +223,9 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "command_topic": topics.classifier_config,
                 "command_template": _config_command("language", '"{{ value }}"'),
                 "state_topic": topics.classifier_config_state,
-                "value_template": "{{ value_json.language }}",
+                # `en-GB` is shown as `en`, one of the options.
+                "value_template": "{{ value_json.language.split('-')[0] | lower }}",
                 "options": list(PHRASES),
-                "retain": True,
                 "entity_category": "config",
             },
             (classifier,),

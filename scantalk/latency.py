@@ -50,10 +50,10 @@ class Window:
     def count(self) -> float:
         return float(len(self.values()))
 
-    def median(self) -> float:
-        """The median of the window, 0 when empty."""
+    def median(self) -> float | None:
+        """The median of the window; None when empty (nothing measured is not 0 ms)."""
         values = self.values()
-        return round(statistics.median(values), 2) if values else 0.0
+        return round(statistics.median(values), 2) if values else None
 
     def _trim(self) -> None:
         horizon = time.monotonic() - self.seconds

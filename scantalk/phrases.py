@@ -13,11 +13,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "item": "{item}",
         "unsure": "Not sure, please hold the item still.",
         "startup": "ScanTalk is ready.",
+        "nothing": "Nothing scanned yet.",
     },
     "de": {
         "item": "{item}",
         "unsure": "Nicht sicher, bitte halten Sie den Artikel ruhig.",
         "startup": "ScanTalk ist bereit.",
+        "nothing": "Noch nichts gescannt.",
     },
 }
 DECIMAL_SEPARATOR = {"de": ","}

@@ -136,9 +136,11 @@ class Node:
         self.stop_event = threading.Event()
         self._counters: Counter[str] = Counter()
         self._gauges: dict[str, float] = {}
-        self._measures: dict[str, Callable[[], float]] = {}
+        self._measures: dict[str, Callable[[], float | None]] = {}
         self._stats_soon = threading.Event()
         self._hung_after_s = hung_after_s
+        self._hung = False
+        """A handler is stuck: the node says `offline`, on every (re)connection too."""
         self._lock = threading.Lock()
         self._subscriptions: list[_Subscription] = []
         self._workers: list[Worker] = []
@@ -204,13 +206,22 @@ class Node:
         with self._lock:
             self._gauges[key] = value
 
-    def measure(self, key: str, read: Callable[[], float]) -> None:
+    def measure(self, key: str, read: Callable[[], float | None]) -> None:
         """A gauge read when stats go out (e.g. frames in the last minute), so it falls when
-        nothing happens, too."""
+        nothing happens, too; None leaves it out (nothing measured)."""
         self._measures[key] = read
 
     def counters(self) -> dict[str, float]:
-        measured = {key: read() for key, read in self._measures.items()}
+        measured = {}
+        for key, read in self._measures.items():
+            try:
+                value = read()
+            except Exception:  # a gauge that cannot be read must not take the node down
+                self.count("measure_errors")
+                self.log.exception("could not measure %s", key)
+                continue
+            if value is not None:
+                measured[key] = value
         with self._lock:
             return {**self._counters, **self._gauges, **measured}
 
@@ -321,7 +332,6 @@ class Node:
 
     def _watchdog(self, stop: threading.Event) -> None:
         """Show `offline` while a handler is stuck: the connection alone proves nothing."""
-        hung = False
         while not stop.wait(1):
             now = time.monotonic()
             stuck = [
@@ -329,16 +339,16 @@ class Node:
                 for s in self._subscriptions
                 if s.busy_since is not None and now - s.busy_since > self._hung_after_s
             ]
-            if stuck and not hung:
+            was_hung, self._hung = self._hung, bool(stuck)  # before publishing: see _on_connect
+            if stuck and not was_hung:
                 self.count("hung")
                 self.log.error(
                     "handler for %s stuck over %.0f s: offline", stuck[0], self._hung_after_s
                 )
                 self.publish(self.topics.status(self.name), OFFLINE, qos=1, retain=True)
-            elif hung and not stuck:
+            elif was_hung and not stuck:
                 self.log.warning("handlers working again: online")
                 self.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
-            hung = bool(stuck)
 
     # --- paho callbacks (network thread) --------------------------------------------------
 
@@ -356,7 +366,8 @@ class Node:
         for s in self._subscriptions:
             client.subscribe(s.topic, qos=s.qos)
         # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
-        client.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
+        status = OFFLINE if self._hung else ONLINE
+        client.publish(self.topics.status(self.name), status, qos=1, retain=True)
         self._connected.set()
         self.log.info("online")
         for callback in self._online_callbacks:

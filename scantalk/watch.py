@@ -62,14 +62,14 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 GAUGES: dict[NodeName, tuple[str, ...]] = {
     NodeName.CAMERA: ("frames_per_minute",),
     NodeName.CLASSIFIER: ("inference_ms",),
-    NodeName.BRIDGE: ("outbox_pending", "speech_overdue"),
+    NodeName.BRIDGE: ("outbox_pending", "speech_overdue", "announcements_failing"),
 }
 """The stats counters shown, by the node whose `…/stats` carries them."""
 GAUGE_LABELS = {
     "frames_per_minute": "frames/min",
     "inference_ms": "inference ms",
     "outbox_pending": "outbox",
-    "speech_overdue": "speech overdue",
+    "speech_overdue": "speech not heard",
 }
 
 
@@ -229,8 +229,10 @@ def _gauges_line(view: StationView) -> RenderableType:
     line = Text()
     for name, label in GAUGE_LABELS.items():
         value = view.gauges.get(name)
-        # Work waiting (outbox, overdue speech) is worth a glance; nothing waiting is normal.
-        style = "yellow" if value and name in ("outbox_pending", "speech_overdue") else ""
+        # Work waiting is worth a glance; shoppers not hearing announcements now is an alarm.
+        style = "yellow" if value and name == "outbox_pending" else ""
+        if name == "speech_overdue" and view.gauges.get("announcements_failing"):
+            style = "bold red"
         line.append(f"{label} ", style="bold")
         line.append(_number(value), style=style)
         line.append("   ")

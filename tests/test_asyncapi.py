@@ -243,9 +243,10 @@ def parameters_of(address: str, topic: str, doc: dict[str, Any]) -> dict[str, st
     return values
 
 
-def _sent_expiry(doc: dict[str, Any], channel: str) -> set[int | None]:
+def _sent(doc: dict[str, Any], channel: str, binding: str) -> set[Any]:
+    """A binding's values over the operations that send on a channel."""
     return {
-        op["bindings"]["mqtt"].get("messageExpiryInterval")
+        op["bindings"]["mqtt"].get(binding)
         for op in doc["operations"].values()
         if op["action"] == "send" and op["channel"] == {"$ref": f"#/channels/{channel}"}
     }
@@ -270,7 +271,10 @@ def message_problems(doc: dict[str, Any], channel: str, heard: Heard) -> list[st
             problems.append(f"not JSON: {exc}")
     elif content == "text/plain":
         problems += payload_errors(doc, name, heard.payload.decode(errors="replace"))
-    expiries = _sent_expiry(doc, channel)
+    # Only a message published retained can reach a subscriber from the broker's store.
+    if heard.retain and True not in _sent(doc, channel, "retain"):
+        problems.append("retained where the document says it is not")
+    expiries = _sent(doc, channel, "messageExpiryInterval")
     if heard.expiry is not None and not any(e and heard.expiry <= e for e in expiries):
         problems.append(f"expiry {heard.expiry} s where the document says {expiries}")
     if heard.expiry is None and None not in expiries:
@@ -309,7 +313,7 @@ def _scan_id_is(scan_id: str) -> Any:
 
 
 def test_a_running_lane_publishes_only_what_the_document_allows(
-    everything, node_env, start_node, photo_dir, doc
+    broker, everything, node_env, start_node, photo_dir, doc
 ):
     bus = everything
     for name in ("bridge", "voice", "classifier"):
@@ -347,7 +351,18 @@ def test_a_running_lane_publishes_only_what_the_document_allows(
     stop_process(camera)
     bus.wait_for(TOPICS.status(NodeName.CAMERA), lambda h: h.payload == contract.OFFLINE)
 
-    heard = list(bus.heard)
+    # What the broker keeps for a newcomer: only what the document says is retained. Retained
+    # messages come before anything published after the subscription, such as the probe.
+    late = Bus(broker.port, ["#"])
+    try:
+        late.publish("probe", b"probe")
+        late.wait_for("probe")
+        retained = [h for h in late.heard if h.retain]
+    finally:
+        late.close()
+    assert {TOPICS.status(NodeName.CAMERA), TOPICS.snapshot} <= {h.topic for h in retained}
+
+    heard = [*(h for h in bus.heard if h.topic != "probe"), *retained]
     assert conformance_problems(doc, heard) == {}
     assert {h.topic for h in heard} >= {TOPICS.frame, TOPICS.prediction, TOPICS.scan}
 

@@ -109,9 +109,16 @@ def test_templates_render_what_a_person_expects_from_real_payloads():
     assert ClassifierConfig.from_json(threshold).threshold == 0.85
     language = render(configs["language"]["command_template"], b"de")
     assert ClassifierConfig.from_json(language).language == "de"
-    state = ClassifierConfig(threshold=0.8, language="en", settle_frames=7).to_json()
+    state = ClassifierConfig(threshold=0.8, language="en-GB", settle_frames=7).to_json()
     assert render(configs["threshold"]["value_template"], state) == "0.8"
-    assert render(configs["language"]["value_template"], state) == "en"
+    assert render(configs["language"]["value_template"], state) in configs["language"]["options"]
+    # Nothing classified lately is unknown to Home Assistant (`None`), not 0 ms.
+    idle = Stats("lane-1", NodeName.CLASSIFIER, {"frames": 0}).to_json()
+    assert render(configs["inference_ms"]["value_template"], idle) == "None"
+    busy = Stats("lane-1", NodeName.CLASSIFIER, {"inference_ms": 12.5}).to_json()
+    assert render(configs["inference_ms"]["value_template"], busy) == "12.5"
+    # Partial changes are never retained: one would replace the other on the broker.
+    assert not any(c.get("retain") for c in configs.values())
 
 
 def test_threshold_slider_spans_exactly_what_the_classifier_accepts():

@@ -57,6 +57,7 @@ def test_numbers_are_parsed_as_numbers_and_flags_win():
         (CameraSettings, "SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),
         (BridgeSettings, "SCANTALK_BRIDGE_STATIONS", "lane/1"),
         (BridgeSettings, "SCANTALK_BRIDGE_SHARE_GROUP", "a/b"),
+        (BridgeSettings, "SCANTALK_TIMEZONE", "Europe/Atlantis"),
         (CameraSettings, "SCANTALK_CAMERA_GATE", "maybe"),
     ],
 )

@@ -7,7 +7,7 @@ import time
 
 from scantalk.contract import ContractError, NodeName, SayKind, SayRequest, Spoken
 from scantalk.phrases import render
-from scantalk.runtime import Delivery, Message, Node
+from scantalk.runtime import HUNG_S, Delivery, Message, Node
 from scantalk.settings import SettingError
 from voice_node.playback import Player, Utterance
 from voice_node.settings import VoiceSettings
@@ -15,6 +15,9 @@ from voice_node.speech import Speech
 
 MAX_AGE_S = 10
 """A request that waited longer than this is about an item long gone: not said."""
+REPEAT_WITHIN_S = 60
+""""Repeat" says the last words only this long after them: later, they are about an earlier
+shopper's item, and the voice says there is nothing to repeat."""
 
 
 class Voice:
@@ -26,8 +29,11 @@ class Voice:
                 "SCANTALK_LANGUAGE", settings.language, "a language espeak-ng speaks"
             )
         self.player = Player(settings.data_dir, settings.voice_cooldown, node.count)
-        self.last_item: SayRequest | None = None
-        """The last item announcement asked for: what "repeat that" says again."""
+        self.last_words: tuple[SayRequest, float] | None = None
+        """The last item or prompt asked for, and when: what "repeat that" says again."""
+        self._asking = threading.Lock()
+        """`say` and `repeat` arrive on two threads: one at a time, so a press never
+        replaces a newer item with an older one."""
         node.log.info("speaking with %s; audio driver %s", self.speech.engines, self.player.driver)
         node.add_worker(self.player.run)
         if settings.say_startup:
@@ -44,25 +50,31 @@ class Voice:
         if time.monotonic() - message.received > MAX_AGE_S:
             self.node.count("stale")
             return
-        if request.kind is SayKind.ITEM:
-            self.last_item = request
-        self.speak(text, request.language, request.kind, request.scan_id, message.received)
+        with self._asking:
+            if request.kind is not SayKind.NOTICE:
+                # After "not sure", repeating the item before it would name the wrong item.
+                self.last_words = (request, message.received)
+            self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
     def on_repeat(self, message: Message) -> None:
-        """A shopper pressed "repeat": the last item again, at once, cooldown or not. A retained
-        press is an old one (it would repeat at every start), so it is ignored."""
+        """A shopper pressed "repeat": the last item (or "not sure") again, at once, cooldown or
+        not. A retained press is an old one (it would repeat at every start): ignored."""
         if message.retain:
             self.node.count("repeat_retained")
             return
-        if self.last_item is None:
+        with self._asking:
+            if self.last_words and message.received - self.last_words[1] < REPEAT_WITHIN_S:
+                last = self.last_words[0]
+                self.node.count("repeats")
+                self.speak(
+                    last.text.strip(), last.language, SayKind.ITEM, last.scan_id,
+                    message.received, repeat=True,
+                )  # fmt: skip
+                return
             self.node.count("repeat_nothing")
-            return
-        item = self.last_item
-        self.node.count("repeats")
-        self.speak(
-            item.text.strip(), item.language, SayKind.ITEM, item.scan_id, message.received,
-            repeat=True,
-        )  # fmt: skip
+            language = self.settings.language
+            self.speak(render("nothing", language), language, SayKind.PROMPT, None,
+                       message.received, repeat=True)  # fmt: skip
 
     def speak(
         self,
@@ -94,7 +106,8 @@ class Voice:
 
 
 def main(settings: VoiceSettings) -> None:
-    node = Node(NodeName.VOICE, settings)
+    # A cloud voice may take its whole deadline on one request: that is not stuck.
+    node = Node(NodeName.VOICE, settings, hung_after_s=max(HUNG_S, settings.speech_deadline + 5))
     voice = Voice(node, settings)
     try:
         node.run()

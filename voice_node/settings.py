@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scantalk.contract import SayRequest
 from scantalk.settings import OPTIONAL, YES_NO, Number, Settings, setting
 
 
@@ -22,7 +23,9 @@ class VoiceSettings(Settings):
     speech_rate: float = setting(1.0, Number(float, 0.5, 2.0), "speaking rate, 1.0 is normal")
     speech_volume: int = setting(100, Number(int, 1, 100), "speaking volume, percent")
     voice_cooldown: float = setting(
-        2.0, Number(float, 0, 60), "seconds in which the same words are not said twice in a row"
+        2.0,
+        Number(float, 0, SayRequest.REPEAT_WINDOW_S),
+        "seconds in which the same words are not said twice in a row",
     )
     audio_cache_mb: float = setting(50.0, Number(float, 1), "audio cache size bound, MB")
     say_startup: bool = setting(True, YES_NO, "say a short phrase when the voice is ready")
