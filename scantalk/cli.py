@@ -90,6 +90,7 @@ def _add_settings(parser: argparse.ArgumentParser, classes: list[type[Settings]]
     """Flags for every field of these settings classes, each once; a command's own argument of
     the same name (`watch --station +`) wins."""
     group = parser.add_argument_group("settings (flags win over SCANTALK_* variables)")
+    # argparse has no public way to ask which options a parser already has.
     seen: set[str] = {option[2:].replace("-", "_") for option in parser._option_string_actions}
     for cls in classes:
         for f in dataclasses.fields(cls):
