@@ -72,7 +72,8 @@ class Voice:
                 )  # fmt: skip
                 return
             self.node.count("repeat_nothing")
-            language = self.settings.language
+            # The lane's language may have changed live: the last request knows it.
+            language = self.last_words[0].language if self.last_words else self.settings.language
             self.speak(render("nothing", language), language, SayKind.PROMPT, None,
                        message.received, repeat=True)  # fmt: skip
 
