@@ -28,6 +28,16 @@ CORE_COMMANDS = (
     ("contract", "print the topic contract as an AsyncAPI 3.0 document", "scantalk.asyncapi"),
     ("discovery", "publish (or --remove) Home Assistant discovery", "scantalk.homeassistant"),
     ("watch", "a live view of a lane (or a store) in the terminal", "scantalk.watch"),
+    (
+        "manifest",
+        "the IoT Edge deployment manifest for a platform, every variable filled",
+        "scantalk.manifest",
+    ),
+    (
+        "broker",
+        "the edge broker's users: `broker passwd` writes its password file",
+        "scantalk.broker_users",
+    ),
 )
 """The core's own commands: (name, help, module with `arguments(parser)` and
 `run(args, settings) -> int`). Their modules import only the standard library and the core at
