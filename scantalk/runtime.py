@@ -19,7 +19,6 @@ import logging
 import os
 import queue
 import signal
-import socket
 import sys
 import threading
 import time
@@ -31,6 +30,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from scantalk.connection import mqtt_client
+from scantalk.connection import tcp_no_delay as tcp_no_delay  # still here for bench/latency.py
 from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
@@ -113,11 +114,6 @@ class _Subscription:
                 self.busy_since = None
 
 
-def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -> None:
-    """Send small messages at once: Nagle's algorithm would hold a scan or ack ~40 ms."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class Node:
     """One ScanTalk process on the bus: `camera`, `classifier`, `voice` or `bridge`."""
 
@@ -149,16 +145,13 @@ class Node:
         self._connected = threading.Event()
         self._persistent = persistent_session
         suffix = f"-{settings.instance}" if settings.instance else ""
-        self._client = mqtt.Client(
-            client_id=f"scantalk-{name}-{settings.station}{suffix}", protocol=mqtt.MQTTv5
-        )
+        self._client = mqtt_client(settings, f"scantalk-{name}-{settings.station}{suffix}")
         self._client.will_set(self.topics.status(name), OFFLINE, qos=1, retain=True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_message = self._on_message
-        self._client.on_socket_open = tcp_no_delay
 
     # --- what a node declares -------------------------------------------------------------
 
@@ -361,7 +354,11 @@ class Node:
         _props: object = None,
     ) -> None:
         if rc != 0:
-            self.log.error("broker refused the connection: %s", rc)
+            # The edge broker says "Not authorized" to a wrong or missing user or password.
+            self.log.error(
+                "broker refused the connection: %s (user %s; SCANTALK_MQTT_USERNAME, "
+                "SCANTALK_MQTT_PASSWORD)", rc, self.settings.mqtt_username or "none",
+            )  # fmt: skip
             return
         for s in self._subscriptions:
             client.subscribe(s.topic, qos=s.qos)
@@ -403,10 +400,7 @@ class Peer:
 
     def __init__(self, settings: Settings, purpose: str) -> None:
         self.settings = settings
-        self._client = mqtt.Client(
-            client_id=f"scantalk-{purpose}-{settings.station}-{os.getpid()}", protocol=mqtt.MQTTv5
-        )
-        self._client.on_socket_open = tcp_no_delay
+        self._client = mqtt_client(settings, f"scantalk-{purpose}-{settings.station}-{os.getpid()}")
 
     def __enter__(self) -> Peer:
         try:
@@ -418,7 +412,25 @@ class Peer:
                 f"cannot reach the broker at {self.settings.mqtt_host}:"
                 f"{self.settings.mqtt_port} ({exc})"
             ) from exc
+        answered = threading.Event()
+        refusal: list[str] = []
+
+        def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
+            if rc != 0:
+                refusal.append(str(rc))
+            answered.set()
+
+        self._client.on_connect = on_connect
         self._client.loop_start()
+        # Wait for the broker's answer: a wrong password must fail here, clearly, not later.
+        if not answered.wait(10) or refusal:
+            self.__exit__()
+            why = refusal[0] if refusal else "no answer"
+            user = self.settings.mqtt_username or "anonymous"
+            raise ConnectionError(
+                f"the broker at {self.settings.mqtt_host}:{self.settings.mqtt_port} refused "
+                f"{user}: {why} (SCANTALK_MQTT_USERNAME, SCANTALK_MQTT_PASSWORD)"
+            )
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -177,6 +177,13 @@ class Settings:
 
     mqtt_host: str = setting("127.0.0.1", NON_EMPTY, "broker host")
     mqtt_port: int = setting(1883, Number(int, 1, 65535), "broker port")
+    mqtt_username: str | None = setting(
+        None, OPTIONAL, "broker user; on the edge broker the node's name (see mosquitto/acl)"
+    )
+    mqtt_password: str | None = setting(None, OPTIONAL, "that user's broker password", secret=True)
+    mqtt_tls_ca: Path | None = setting(
+        None, PATH, "CA certificate file: connect over TLS, trusting only brokers it signed"
+    )
     station: str = setting("lane-1", STATION, "this lane's id, the topic segment after scantalk/")
     data_dir: Path = setting(
         Path("data"), PATH, "where records, the audio cache and broker data live"

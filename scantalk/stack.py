@@ -14,6 +14,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from scantalk.broker import Broker, free_port, port_open
+from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings
@@ -45,9 +46,7 @@ class StatusWatch:
         self.topics = {settings.topics.status(node): node for node in NodeName}
         self.online: set[str] = set()
         self.changed = threading.Event()
-        self.client = mqtt.Client(
-            client_id=f"scantalk-up-{settings.station}-{os.getpid()}", protocol=mqtt.MQTTv5
-        )
+        self.client = mqtt_client(settings, f"scantalk-up-{settings.station}-{os.getpid()}")
         self.client.on_message = self._on_message
         self.client.connect(settings.mqtt_host, settings.mqtt_port)
         self.client.loop_start()

@@ -347,14 +347,11 @@ def _connect(
     """A running paho client, back once the broker confirmed the subscription to `topics` (so
     nothing published after is missed), or `Unreachable` naming host:port. It reconnects by
     itself (and subscribes again) until `_disconnect`."""
-    import paho.mqtt.client as mqtt
-
-    from scantalk.runtime import tcp_no_delay
+    from scantalk.connection import mqtt_client
 
     where = f"{settings.mqtt_host}:{settings.mqtt_port}"
     who = "store" if settings.station == "+" else settings.station
-    client = mqtt.Client(client_id=f"scantalk-watch-{who}-{os.getpid()}", protocol=mqtt.MQTTv5)
-    client.on_socket_open = tcp_no_delay
+    client = mqtt_client(settings, f"scantalk-watch-{who}-{os.getpid()}")
     client.reconnect_delay_set(1, 5)
     answered = threading.Event()
     refused: list[str] = []

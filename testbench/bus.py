@@ -13,8 +13,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName, Topics
-from scantalk.runtime import tcp_no_delay
+from scantalk.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,20 @@ class Heard:
 
 class Bus:
     def __init__(
-        self, port: int, topics: list[str], host: str = "127.0.0.1", persistent: bool = False
+        self,
+        port: int,
+        topics: list[str],
+        host: str = "127.0.0.1",
+        persistent: bool = False,
+        login: Settings | None = None,
     ) -> None:
         """`persistent`: a session the broker keeps (and fills) while this listener is away,
-        e.g. across a restart of that broker."""
+        e.g. across a restart of that broker. `login`: the user, password and TLS CA to
+        connect with (its host and port are not used)."""
         self.heard: list[Heard] = []
         self._cond = threading.Condition()
-        self.client = mqtt.Client(client_id=f"test-{id(self)}", protocol=mqtt.MQTTv5)
+        self.client = mqtt_client(login or Settings(), f"test-{id(self)}")
         self.client.on_message = self._on_message
-        self.client.on_socket_open = tcp_no_delay
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])

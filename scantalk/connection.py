@@ -1,0 +1,39 @@
+"""The one way a ScanTalk process gets an MQTT client: MQTT v5, Nagle off, and the broker's
+credentials and TLS from the shared settings, so every node and command logs in alike."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import paho.mqtt.client as mqtt
+
+from scantalk.settings import SettingError, Settings
+
+
+def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -> None:
+    """Send small messages at once: Nagle's algorithm would hold a scan or ack ~40 ms."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def mqtt_client(settings: Settings, client_id: str) -> mqtt.Client:
+    """An unconnected client; it logs in as `mqtt_username` and, with `mqtt_tls_ca`, speaks
+    TLS and trusts only a broker whose certificate that CA signed for `mqtt_host`."""
+    client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_socket_open = tcp_no_delay
+    if settings.mqtt_password and not settings.mqtt_username:
+        # Else paho would drop the password without a word and the broker refuse "anonymous".
+        raise SettingError("SCANTALK_MQTT_USERNAME", None, "a user name for the password")
+    if settings.mqtt_username:
+        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    if settings.mqtt_tls_ca:
+        try:
+            # Python's defaults for a client: TLS 1.2 or later, the certificate and its host
+            # name checked (paho 1.6's own `tls_set` picks a deprecated protocol constant).
+            context = ssl.create_default_context(cafile=settings.mqtt_tls_ca)
+        except OSError as exc:  # missing, or not PEM (ssl.SSLError): say so now, not later
+            raise SettingError(
+                "SCANTALK_MQTT_TLS_CA", str(settings.mqtt_tls_ca), "a CA certificate file (PEM)"
+            ) from exc
+        client.tls_set_context(context)
+    return client

@@ -1,0 +1,177 @@
+"""The edge broker (`mosquitto/edge.conf` with `mosquitto/acl`) as a test runs it: the
+container's paths and ports swapped for a temporary folder and free loopback ports, every other
+line as the device runs it; and clients that show what the broker answered.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from scantalk.broker import free_port, port_open
+from scantalk.connection import mqtt_client
+from scantalk.processes import die_with_parent, stop_process
+from scantalk.settings import Settings
+from testbench import CHECKOUT
+from testbench.hub import make_certificates
+
+EDGE_CONF = CHECKOUT / "mosquitto" / "edge.conf"
+ACL = CHECKOUT / "mosquitto" / "acl"
+ACCEPTED, NOT_AUTHORIZED = "accepted", "not authorized"
+"""What the broker said to a publish (`Publisher.try_publish`)."""
+
+
+def edge_conf(secrets: Path, data: Path, port: int, tls_port: int) -> str:
+    """`mosquitto/edge.conf` with test paths and loopback ports; fails if a line it must
+    change is gone, so the test never runs a config the device does not."""
+    changes = {
+        "listener 1883": f"listener {port} 127.0.0.1",
+        "listener 8883": f"listener {tls_port} 127.0.0.1",
+        "acl_file /mosquitto/config/acl": f"acl_file {ACL}",
+        "persistence_location /mosquitto/data/": f"persistence_location {data}/",
+    }
+    lines = []
+    for line in EDGE_CONF.read_text().splitlines():
+        if line in changes:
+            line = changes.pop(line)
+        elif not line.startswith("#"):
+            line = line.replace("/mosquitto/secrets/", f"{secrets}/")
+        lines.append(line)
+    assert not changes, f"edge.conf no longer has {sorted(changes)}"
+    left = [line for line in lines if " /mosquitto/" in line and not line.startswith("#")]
+    assert not left, f"container paths left in the test's edge.conf: {left}"
+    return "\n".join(lines) + "\n"
+
+
+def make_secrets(folder: Path) -> Path:
+    """What the device's `/mosquitto/secrets/` holds but the password file: a test CA and a
+    `localhost` server certificate, under the names edge.conf reads."""
+    make_certificates(folder)
+    (folder / "ca.pem").rename(folder / "ca.crt")
+    (folder / "server.pem").rename(folder / "server.crt")
+    return folder
+
+
+class EdgeBroker:
+    """`mosquitto -c <rendered edge.conf>`; a context manager that stops it by its PID. The
+    password file must be in `secrets` first (`scantalk broker passwd`)."""
+
+    def __init__(self, folder: Path, secrets: Path) -> None:
+        self.folder, self.secrets = folder, secrets
+        self.port = free_port()
+        self.tls_port = free_port()
+        while self.tls_port == self.port:
+            self.tls_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca(self) -> Path:
+        return self.secrets / "ca.crt"
+
+    def login(self, user: str | None, password: str | None, tls: bool = False) -> Settings:
+        """Settings of a client of this broker: the plain listener, or TLS trusting its CA."""
+        return Settings(
+            mqtt_port=self.tls_port if tls else self.port,
+            mqtt_username=user,
+            mqtt_password=password,
+            mqtt_tls_ca=self.ca if tls else None,
+        )
+
+    def __enter__(self) -> EdgeBroker:
+        data = self.folder / "data"
+        data.mkdir(parents=True)
+        conf = self.folder / "edge.conf"
+        # Run as whoever runs the tests: as root, Mosquitto would switch to `mosquitto`.
+        rendered = edge_conf(self.secrets, data, self.port, self.tls_port)
+        conf.write_text(rendered + f"user {getpass.getuser()}\n")
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        with (self.folder / "mosquitto.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not (port_open("127.0.0.1", self.port) and port_open("127.0.0.1", self.tls_port)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"mosquitto did not start; see {self.folder}/mosquitto.log")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process:
+            stop_process(self.process)
+        self.process = None
+
+
+def connack(settings: Settings, timeout: float = 10) -> str:
+    """What the broker answers a client with these settings: "Success", "Not authorized", or
+    "lost" when it hangs up without a CONNACK."""
+    client = mqtt_client(settings, f"test-connack-{time.monotonic_ns()}")
+    answers: list[str] = []
+    answered = threading.Event()
+
+    def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
+        answers.append(str(rc))
+        answered.set()
+
+    def on_disconnect(_c: object, _u: object, _rc: object, _p: object = None) -> None:
+        answers.append("lost")
+        answered.set()
+
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    client.connect(settings.mqtt_host, settings.mqtt_port)
+    client.loop_start()
+    try:
+        assert answered.wait(timeout), "the broker did not answer"
+        return answers[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class Publisher(mqtt.Client):
+    """A user's client on the plain listener that publishes at QoS 1 and tells what the PUBACK's
+    reason code says: paho 1.6 reads the code but hands it to no one, and it is how an MQTT 5
+    broker refuses a publish ("not authorized", 0x87)."""
+
+    def __init__(self, broker: EdgeBroker, user: str, password: str) -> None:
+        super().__init__(client_id=f"test-{user}-{id(self)}", protocol=mqtt.MQTTv5)
+        self._codes: dict[int, int] = {}
+        self.username_pw_set(user, password)
+        connected = threading.Event()
+
+        def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
+            if rc == 0:
+                connected.set()
+
+        self.on_connect = on_connect
+        self.connect("127.0.0.1", broker.port)
+        self.loop_start()
+        assert connected.wait(10), f"{user} could not log in"
+
+    def _handle_pubackcomp(self, cmd: str) -> int:
+        packet = self._in_packet["packet"]
+        if cmd == "PUBACK":  # no reason code at all means success
+            self._codes[struct.unpack("!H", packet[:2])[0]] = packet[2] if len(packet) > 2 else 0
+        return super()._handle_pubackcomp(cmd)
+
+    def try_publish(self, topic: str, payload: bytes = b"x", retain: bool = False) -> str:
+        """`ACCEPTED` (codes below 0x80: Mosquitto says 0x10 when no one subscribed),
+        `NOT_AUTHORIZED`, or the code."""
+        info = self.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(10)
+        assert info.is_published(), f"no PUBACK for {topic}"
+        code = self._codes.pop(info.mid)
+        return ACCEPTED if code < 0x80 else NOT_AUTHORIZED if code == 0x87 else hex(code)
+
+    def close(self) -> None:
+        self.disconnect()
+        self.loop_stop()

@@ -1,0 +1,330 @@
+"""The edge broker, secured: a real `mosquitto -c mosquitto/edge.conf` (rendered for loopback)
+with the password file `scantalk broker passwd` writes. Every user may publish exactly its topics
+of the contract and hears exactly what it may read; no one gets in without a password, and the
+TLS listener speaks only TLS to clients that trust its CA."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scantalk.broker import DEV_CONF
+from scantalk.broker_users import USERS, password_variable
+from scantalk.connection import mqtt_client
+from scantalk.contract import ONLINE, NodeName, SayRequest, Topics
+from scantalk.homeassistant import birth_topic, discovery
+from scantalk.settings import SettingError, Settings
+from testbench.bus import Bus
+from testbench.edge import (
+    ACCEPTED,
+    ACL,
+    EDGE_CONF,
+    NOT_AUTHORIZED,
+    EdgeBroker,
+    Publisher,
+    connack,
+    make_secrets,
+)
+from testbench.environ import clean_environ
+
+T = Topics("lane-1")
+CAMERA, CLASSIFIER, VOICE, BRIDGE = NodeName
+DISCOVERY = next(iter(discovery("lane-1", "homeassistant")))
+"""One of the bridge's Home Assistant discovery topics."""
+BIRTH = birth_topic("homeassistant")
+
+
+def own(node: NodeName) -> list[str]:
+    return [T.status(node), T.stats(node)]
+
+
+WRITES = {
+    "camera": [T.frame, T.snapshot, *own(CAMERA)],
+    "classifier": [T.prediction, T.scan, T.say, T.classifier_config_state, T.taught,
+                   *own(CLASSIFIER)],
+    "voice": [T.spoken, *own(VOICE)],
+    "bridge": [T.inventory_ack, DISCOVERY, *own(BRIDGE)],
+    "checkout": [T.repeat],
+    "homeassistant": [BIRTH, T.classifier_config, T.repeat],
+}  # fmt: skip
+"""What each user publishes, from the nodes' code and the contract."""
+ALL = sorted(
+    [getattr(T, name) for name, value in vars(Topics).items() if isinstance(value, property)]
+    + [topic for node in NodeName for topic in own(node)]
+    + [DISCOVERY, BIRTH]
+)
+"""Every topic of a station in the contract, and Home Assistant's."""
+READS = {
+    "camera": [T.scan, T.classifier_config_state],
+    "classifier": [T.frame, T.classifier_config, T.taught],
+    "voice": [T.say, T.repeat],
+    "bridge": [T.scan, T.say, T.spoken, BIRTH],
+    "checkout": [topic for topic in ALL if topic.startswith("scantalk/")],
+    "homeassistant": ALL,
+}
+"""What each user subscribes to (third parties: everything of the lane)."""
+PASSWORDS = {user: f"{user}-test-password-{i}" for i, user in enumerate(USERS)}
+
+
+def scantalk(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scantalk", *args],
+        cwd=cwd, env={**clean_environ(), **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def env_file(folder: Path, passwords: dict[str, str]) -> Path:
+    path = folder / "broker.env"
+    path.write_text("".join(f"{password_variable(u)}={p}\n" for u, p in passwords.items()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeBroker]:
+    folder = tmp_path_factory.mktemp("edge")
+    secrets = make_secrets(folder / "secrets")
+    made = scantalk("broker", "passwd", "--env", str(env_file(folder, PASSWORDS)),
+                    "--output", str(secrets / "passwords"), cwd=folder)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with EdgeBroker(folder / "broker", secrets) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def publishers(edge: EdgeBroker) -> Iterator[dict[str, Publisher]]:
+    clients = {user: Publisher(edge, user, PASSWORDS[user]) for user in USERS}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture
+def checkout(edge: EdgeBroker) -> Iterator[Bus]:
+    """Third-party ears: they may read everything of the lane."""
+    bus = Bus(edge.port, ["scantalk/#"], login=edge.login("checkout", PASSWORDS["checkout"]))
+    yield bus
+    bus.close()
+
+
+# --- the files ------------------------------------------------------------------------------
+
+
+def test_the_acl_grants_exactly_the_users_passwd_writes():
+    users = re.findall(r"^user (\S+)$", ACL.read_text(), re.MULTILINE)
+    assert users == list(USERS)
+
+
+def test_every_topic_has_a_user_that_writes_it():
+    assert {topic for topics in WRITES.values() for topic in topics} == set(ALL)
+
+
+def test_the_edge_broker_keeps_the_dev_brokers_queue_and_autosave():
+    def options(text: str) -> dict[str, str]:
+        return dict(line.split(" ", 1) for line in text.splitlines() if line and line[0] != "#")
+
+    edge, dev = options(EDGE_CONF.read_text()), options(DEV_CONF.read_text())
+    for name in ("autosave_interval", "max_queued_messages", "persistence", "set_tcp_nodelay"):
+        assert edge[name] == dev[name], name
+    assert (edge["allow_anonymous"], edge["per_listener_settings"]) == ("false", "false")
+
+
+def test_passwd_writes_a_hashed_file_only_its_owner_reads(tmp_path):
+    output = tmp_path / "secrets" / "passwords"
+    made = scantalk("broker", "passwd", "--env", str(env_file(tmp_path, PASSWORDS)),
+                    "--output", str(output), cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert output.stat().st_mode & 0o777 == 0o600
+    lines = output.read_text().splitlines()
+    assert [line.split(":")[0] for line in lines] == list(USERS)
+    assert all(line.split(":")[1].startswith("$7$") for line in lines)  # PBKDF2-SHA512
+    assert not any(password in output.read_text() for password in PASSWORDS.values())
+    assert [p.name for p in output.parent.iterdir()] == ["passwords"]  # no plain copy left
+
+
+def test_passwd_refuses_missing_or_short_passwords_and_names_them(tmp_path):
+    passwords = {**PASSWORDS, "voice": "short"}
+    del passwords["checkout"]
+    output = tmp_path / "passwords"
+    made = scantalk("broker", "passwd", "--env", str(env_file(tmp_path, passwords)),
+                    "--output", str(output), cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 2
+    named = set(re.findall(r"SCANTALK_BROKER_PASSWORD_[A-Z]+", made.stderr))
+    assert named == {"SCANTALK_BROKER_PASSWORD_VOICE", "SCANTALK_BROKER_PASSWORD_CHECKOUT"}
+    assert "short" not in made.stderr
+    assert not output.exists()
+    # The environment fills the gap, as it does for settings.
+    fixed = scantalk("broker", "passwd", "--env", str(tmp_path / "broker.env"),
+                     "--output", str(output), cwd=tmp_path,
+                     SCANTALK_BROKER_PASSWORD_VOICE=PASSWORDS["voice"],
+                     SCANTALK_BROKER_PASSWORD_CHECKOUT=PASSWORDS["checkout"])  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_a_client_without_its_ca_file_or_user_name_stops_at_once(tmp_path):
+    with pytest.raises(SettingError, match="SCANTALK_MQTT_TLS_CA"):
+        mqtt_client(Settings(mqtt_tls_ca=tmp_path / "missing.crt"), "test")
+    with pytest.raises(SettingError, match="SCANTALK_MQTT_USERNAME"):
+        mqtt_client(Settings(mqtt_password="a-password-123"), "test")
+
+
+# --- who gets in ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "tls", "answer"),
+    [
+        ("voice", PASSWORDS["voice"], False, "Success"),
+        (None, None, False, "Not authorized"),
+        ("voice", PASSWORDS["camera"], False, "Not authorized"),
+        ("nobody", PASSWORDS["voice"], False, "Not authorized"),
+        ("checkout", PASSWORDS["checkout"], True, "Success"),
+        (None, None, True, "Not authorized"),
+        ("checkout", "wrong-password-123", True, "Not authorized"),
+    ],
+)
+def test_only_users_with_their_password_get_in_on_either_listener(
+    edge, user, password, tls, answer
+):
+    assert connack(edge.login(user, password, tls)) == answer
+
+
+def test_the_tls_listener_refuses_plain_mqtt(edge):
+    login = edge.login("checkout", PASSWORDS["checkout"], tls=True)
+    assert connack(dataclasses.replace(login, mqtt_tls_ca=None)) == "lost"
+
+
+def test_a_client_that_does_not_trust_the_ca_does_not_connect(edge, tmp_path):
+    other = make_secrets(tmp_path / "other") / "ca.crt"
+    login = edge.login("checkout", PASSWORDS["checkout"], tls=True)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        connack(dataclasses.replace(login, mqtt_tls_ca=other))
+
+
+# --- who may publish and read what ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_each_user_may_publish_its_own_topics_and_no_other(publishers, user):
+    said = {topic: publishers[user].try_publish(topic) for topic in ALL}
+    assert said == {t: ACCEPTED if t in WRITES[user] else NOT_AUTHORIZED for t in ALL}
+
+
+def test_the_bridge_may_publish_every_discovery_config(publishers):
+    for topic in discovery("lane-1", "homeassistant"):
+        assert publishers["bridge"].try_publish(topic, b"", retain=True) == ACCEPTED, topic
+
+
+def test_each_user_hears_what_it_may_read_and_nothing_else(edge, publishers):
+    buses = {
+        user: Bus(edge.port, ["scantalk/#", "homeassistant/#"],
+                  login=edge.login(user, PASSWORDS[user]))
+        for user in USERS
+    }  # fmt: skip
+    try:
+        writer = {topic: user for user, topics in WRITES.items() for topic in topics}
+        for topic in ALL:
+            assert publishers[writer[topic]].try_publish(topic, b"read check") == ACCEPTED
+        # The broker queued every message above for its readers before it acked it, and sends
+        # a reader's queue in order: once the last message reaches a reader, all before have.
+        for user, bus in buses.items():
+            last = READS[user][-1]
+            assert publishers[writer[last]].try_publish(last, b"last") == ACCEPTED
+            bus.wait_for(last, lambda h: h.payload == b"last")
+        for user, bus in buses.items():
+            heard = {h.topic for h in bus.heard if h.payload == b"read check"}
+            assert heard == set(READS[user]), user
+    finally:
+        for bus in buses.values():
+            bus.close()
+
+
+def test_the_camera_cannot_publish_a_scan(publishers, checkout):
+    assert publishers["camera"].try_publish(T.scan, b'{"fake": "scan"}') == NOT_AUTHORIZED
+    assert publishers["camera"].try_publish(T.frame, b"jpeg") == ACCEPTED
+    checkout.wait_for(T.frame, lambda h: h.payload == b"jpeg")  # after the scan, had it gone out
+    assert checkout.matching(T.scan) == []
+
+
+def test_checkout_may_ask_for_a_repeat_but_not_fake_a_scan(publishers, checkout):
+    assert publishers["checkout"].try_publish(T.scan, b'{"fake": "scan"}') == NOT_AUTHORIZED
+    assert publishers["checkout"].try_publish(T.repeat, b"") == ACCEPTED
+    checkout.wait_for(T.repeat)
+    assert checkout.matching(T.scan) == []
+
+
+# --- real nodes -----------------------------------------------------------------------------
+
+
+def voice_env(edge: EdgeBroker, tmp_path: Path, station: str, **login: str) -> dict[str, str]:
+    return {
+        **clean_environ(),
+        "SCANTALK_STATION": station,
+        "SCANTALK_MQTT_PORT": str(edge.port),
+        "SCANTALK_MQTT_USERNAME": "voice",
+        "SCANTALK_MQTT_PASSWORD": PASSWORDS["voice"],
+        "SCANTALK_DATA_DIR": str(tmp_path / "data"),
+        "SCANTALK_SAY_STARTUP": "no",
+        "SDL_AUDIODRIVER": "disk",
+        "SDL_DISKAUDIOFILE": str(tmp_path / "speaker.raw"),
+        **login,
+    }
+
+
+def test_a_node_logs_in_as_its_user_and_works_under_the_acl(
+    edge, publishers, checkout, start_node, tmp_path
+):
+    start_node("voice", voice_env(edge, tmp_path, "lane-1"))
+    checkout.wait_for(T.status(VOICE), lambda h: h.payload == ONLINE)
+    say = SayRequest("lane-1", "Banana", "en", scan_id="scan-edge")
+    assert publishers["classifier"].try_publish(T.say, say.to_json()) == ACCEPTED
+    (spoken,) = checkout.wait_for(T.spoken)
+    assert (spoken.json()["text"], spoken.json()["scan_id"]) == ("Banana", "scan-edge")
+
+
+def test_a_node_with_the_ca_connects_over_tls(edge, start_node, tmp_path):
+    bus = Bus(edge.tls_port, ["scantalk/lane-tls/#"],
+              login=edge.login("checkout", PASSWORDS["checkout"], tls=True))  # fmt: skip
+    try:
+        start_node("voice", voice_env(edge, tmp_path, "lane-tls",
+                                      SCANTALK_MQTT_PORT=str(edge.tls_port),
+                                      SCANTALK_MQTT_TLS_CA=str(edge.ca)))  # fmt: skip
+        bus.wait_for(Topics("lane-tls").status(VOICE), lambda h: h.payload == ONLINE)
+    finally:
+        bus.close()
+
+
+def test_a_node_with_a_wrong_password_says_so_while_it_retries(edge, tmp_path):
+    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_PASSWORD="not-the-password")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scantalk", "node", "voice"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # the node never exits on its own: read until it complains
+            if "broker refused the connection" in line:
+                assert "Not authorized (user voice;" in line
+                break
+        else:
+            pytest.fail("the node exited without saying the broker refused it")
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_command_with_a_wrong_password_fails_at_once_and_says_why(edge, tmp_path):
+    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_USERNAME="bridge",
+                    SCANTALK_MQTT_PASSWORD="not-the-password")  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "scantalk", "discovery"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "refused bridge: Not authorized" in done.stderr
