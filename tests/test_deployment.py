@@ -8,7 +8,6 @@ import dataclasses
 import json
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -322,13 +321,15 @@ def test_manifest_refuses_create_options_beyond_4_kb(tmp_path: Path):
         manifest_command.build(long_binds_template(tmp_path, 200), "amd64", values)
 
 
-@pytest.mark.skipif(
-    shutil.which("iotedgedev") is None,
-    reason="iotedgedev not on PATH (kept out of .venv: it would downgrade azure-core)",
-)
+IOTEDGEDEV = CHECKOUT / ".venv-iotedgedev" / "bin" / "iotedgedev"
+"""Microsoft's iotedgedev, in a venv of its own (script/setup): in .venv it would downgrade
+azure-core."""
+
+
 def test_manifest_is_what_iotedgedev_genconfig_makes(tmp_path: Path):
-    """Opt-in: with iotedgedev 3.3.9 on PATH, `iotedgedev solution genconfig` and `scantalk
-    manifest` make the same manifest when no device or port is asked for."""
+    """`iotedgedev solution genconfig` and `scantalk manifest` make the same manifest when no
+    device or port is asked for."""
+    assert IOTEDGEDEV.exists(), "script/setup installs iotedgedev into .venv-iotedgedev"
     write_env(tmp_path / ".env", lane_env())
     # No telemetry prompt or upload: iotedgedev reads this from ~/.iotedgedev.
     (tmp_path / ".iotedgedev").mkdir()
@@ -337,7 +338,7 @@ def test_manifest_is_what_iotedgedev_genconfig_makes(tmp_path: Path):
     )
     theirs = tmp_path / "genconfig"
     subprocess.run(
-        ["iotedgedev", "solution", "genconfig", "-f", str(TEMPLATE), "-P", "arm64v8"],
+        [str(IOTEDGEDEV), "solution", "genconfig", "-f", str(TEMPLATE), "-P", "arm64v8"],
         cwd=tmp_path,
         env={**environ(), "HOME": str(tmp_path), "CONFIG_OUTPUT_DIR": str(theirs)},
         stdin=subprocess.DEVNULL,
