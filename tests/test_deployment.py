@@ -24,9 +24,12 @@ from referencing.jsonschema import DRAFT4
 from bridge.destinations import OUTPUT
 from scantalk import manifest as manifest_command
 from scantalk.broker_users import USERS, password_variable
+from scantalk.processes import die_with_parent, stop_process
 from scantalk.registry import nodes
 from scantalk.stack import START_ORDER
-from testbench import CHECKOUT
+from testbench import CHECKOUT, wheel_env
+from testbench.bus import Bus
+from testbench.edge import EdgeBroker, make_secrets
 from testbench.environ import clean_environ
 
 TEMPLATE = CHECKOUT / "deployment.template.json"
@@ -473,3 +476,55 @@ def test_no_file_in_git_holds_a_key_or_a_connection_string():
         if path.is_file() and (kinds := secrets_in(path.read_bytes())):
             found[name] = kinds
     assert not found
+
+
+@pytest.mark.parametrize("module", ["bridge", "classifier_node"])
+def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_logs_in(
+    module: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+):
+    """What the image would do, without Docker: the wheel with the node's extra only, in a venv
+    outside the checkout, run with the env the generated manifest gives the module, against
+    Mosquitto with edge.conf and the password file made from the same `.env`."""
+    values = lane_env()
+    env_file = write_env(tmp_path / ".env", values)
+    secrets_dir = make_secrets(tmp_path / "secrets")
+    subprocess.run(
+        [sys.executable, "-m", "scantalk", "broker", "passwd", "--env", str(env_file),
+         "--output", str(secrets_dir / "passwords")],
+        cwd=tmp_path, env=environ(), check=True, capture_output=True,
+    )  # fmt: skip
+    made = scantalk_manifest(
+        tmp_path, "--platform", "amd64", "--env", str(env_file), "--output", "deployment.json"
+    )
+    assert made.returncode == 0, made.stderr
+    agent = json.loads((tmp_path / "deployment.json").read_text())["modulesContent"]["$edgeAgent"]
+    module_env = {
+        k: v["value"] for k, v in agent["properties.desired"]["modules"][module]["env"].items()
+    }
+    node = module.removesuffix("_node")
+    extra = wheel_env.install(node, wheel_env.build(tmp_path_factory.mktemp("wheel")),
+                              tmp_path_factory.mktemp("venv") / node)  # fmt: skip
+    with EdgeBroker(tmp_path / "broker", secrets_dir) as broker:
+        # Only what a container has otherwise: the module network's broker and the /data bind.
+        run_env = {
+            **module_env, "SCANTALK_MQTT_HOST": "127.0.0.1", "SCANTALK_MQTT_PORT": str(broker.port),
+            "SCANTALK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        }  # fmt: skip
+        checkout = broker.login("checkout", values[password_variable("checkout")])
+        listener = Bus(broker.port, ["scantalk/#"], login=checkout)
+        with (tmp_path / f"{node}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [extra, "node", node], env=run_env, cwd=tmp_path, stdout=log, stderr=log,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
+        try:
+            listener.wait_for(
+                f"scantalk/{values['SCANTALK_STATION']}/{node}/status",
+                lambda h: h.payload == b"online",
+                timeout=90,
+            )
+        finally:
+            stop_process(process)
+            listener.close()
+    assert module_env["SCANTALK_MQTT_USERNAME"] == node
