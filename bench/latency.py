@@ -37,10 +37,10 @@ from paho.mqtt.properties import Properties
 
 from bench import lane_env
 from scantalk.broker import Broker, free_port
+from scantalk.connection import tcp_no_delay
 from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, Topics
 from scantalk.latency import percentile
 from scantalk.processes import stop_process
-from scantalk.runtime import tcp_no_delay
 from scantalk.scene import PLACEMENT, TUXPAINT_FOOD, Stage, cutout, placement, stagings
 from testbench.bus import Bus, Heard, wait_online
 

@@ -4,7 +4,9 @@
 
 or `CHECKOUT_MQTT_HOST`, `CHECKOUT_MQTT_PORT`, `CHECKOUT_GROUP` (defaults 127.0.0.1, 1883,
 checkout); `CHECKOUT_CLIENT_ID` names this instance (default `checkout-<group>-<host name>`):
-keep it the same across restarts, and distinct between instances. Every instance of a group
+keep it the same across restarts, and distinct between instances. On a lane's edge broker,
+`CHECKOUT_MQTT_USERNAME` and `CHECKOUT_MQTT_PASSWORD` log in (the read-only `checkout` user),
+and `CHECKOUT_MQTT_CA` turns on TLS (port 8883), trusting that CA file. Every instance of a group
 subscribes to `$share/<group>/scantalk/+/scan`, so each scan goes to one of them; the broker
 keeps a persistent session (clean start off, session expiry) while an instance is away, and
 delivers what it missed when it is back. QoS 1 is at least once: repeats are dropped by scan id.
@@ -16,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections import OrderedDict
 from typing import Any
@@ -45,6 +48,12 @@ class Listener:
         self.client.on_connect = self.on_connect
         self.client.on_subscribe = self.on_subscribe
         self.client.on_message = self.on_message
+
+    def login(self, user: str | None, password: str | None, ca_file: str | None) -> None:
+        if user:
+            self.client.username_pw_set(user, password)
+        if ca_file:  # Python's defaults: TLS 1.2 or later, the broker's host name checked
+            self.client.tls_set_context(ssl.create_default_context(cafile=ca_file))
 
     def run(self, host: str, port: int) -> None:
         properties = Properties(PacketTypes.CONNECT)
@@ -88,6 +97,10 @@ def main(argv: list[str]) -> None:
     # Never `scantalk-…`: that prefix belongs to the lane's own nodes.
     client_id = os.environ.get("CHECKOUT_CLIENT_ID") or f"checkout-{group}-{socket.gethostname()}"
     listener = Listener(group, client_id)
+    env = os.environ.get
+    listener.login(
+        env("CHECKOUT_MQTT_USERNAME"), env("CHECKOUT_MQTT_PASSWORD"), env("CHECKOUT_MQTT_CA")
+    )
     signal.signal(signal.SIGTERM, lambda *_: listener.client.disconnect())
     try:
         listener.run(host, port)

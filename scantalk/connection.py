@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 
 import paho.mqtt.client as mqtt
 
@@ -16,10 +17,33 @@ def tcp_no_delay(_client: mqtt.Client, _userdata: object, sock: socket.socket) -
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def mqtt_client(settings: Settings, client_id: str) -> mqtt.Client:
+class Client(mqtt.Client):
+    """paho's client, keeping each PUBACK's reason code: paho 1.6 reads it but hands it to no
+    one, and it is how an MQTT 5 broker refuses a publish its ACL denies ("not authorized",
+    0x87) while still acknowledging it."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(client_id=client_id, protocol=mqtt.MQTTv5)
+        self._puback_codes: dict[int, int] = {}
+
+    def _handle_pubackcomp(self, cmd: str) -> int:
+        packet = self._in_packet["packet"]
+        if cmd == "PUBACK":  # no reason code at all means success
+            self._puback_codes[struct.unpack("!H", packet[:2])[0]] = (
+                packet[2] if len(packet) > 2 else 0
+            )
+        return super()._handle_pubackcomp(cmd)
+
+    def puback_code(self, mid: int) -> int:
+        """The reason code of a QoS 1 publish the broker acknowledged: below 0x80 is taken
+        (Mosquitto says 0x10 when no one subscribed); 0x87 is "not authorized"."""
+        return self._puback_codes.pop(mid, 0)
+
+
+def mqtt_client(settings: Settings, client_id: str) -> Client:
     """An unconnected client; it logs in as `mqtt_username` and, with `mqtt_tls_ca`, speaks
     TLS and trusts only a broker whose certificate that CA signed for `mqtt_host`."""
-    client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+    client = Client(client_id)
     client.on_socket_open = tcp_no_delay
     if settings.mqtt_password and not settings.mqtt_username:
         # Else paho would drop the password without a word and the broker refuse "anonymous".

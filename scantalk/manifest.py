@@ -234,7 +234,23 @@ def _bad_settings(modules: Mapping[str, Any]) -> list[str]:
             spec.settings.load(environ={k: v for k, v in env.items() if "${" not in v})
         except SettingError as exc:
             problems.append(f"{name}: {exc}")
+    if CAMERA in modules:
+        problems += _camera_source_problems(modules[CAMERA])
     return problems
+
+
+def _camera_source_problems(camera: Mapping[str, Any]) -> list[str]:
+    """What a camera image can open: a device, a stream, or a file or folder in its /data
+    bind. It has no demo photos (Debian's tuxpaint stamps), and nothing else of the host."""
+    source = str(camera.get("env", {}).get("SCANTALK_CAMERA_SOURCE", {}).get("value", "")).strip()
+    if not source or "${" in source or source.isdigit() or "://" in source:
+        return []
+    if source.startswith(("/dev/", "/data/")):
+        return []
+    return [
+        f"SCANTALK_CAMERA_SOURCE={source!r} in {CAMERA}'s env: the camera image opens a device "
+        "(0, /dev/video0), a stream URL (rtsp://…) or a file or folder under /data, nothing else"
+    ]
 
 
 def _chunk_create_options(name: str, settings: dict[str, Any]) -> list[str]:

@@ -31,7 +31,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from scantalk.connection import mqtt_client
-from scantalk.connection import tcp_no_delay as tcp_no_delay  # still here for bench/latency.py
 from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
@@ -444,6 +443,12 @@ class Peer:
         data = payload.to_json() if isinstance(payload, Payload) else payload
         info = self._client.publish(topic, data, qos=1, retain=retain)
         info.wait_for_publish(timeout)
+        if info.is_published() and (code := self._client.puback_code(info.mid)) >= 0x80:
+            user = self.settings.mqtt_username or "anonymous"
+            raise ConnectionError(
+                f"the broker refused {user} a message on {topic} (reason code {code:#x}: "
+                "not authorized where 0x87; see the broker's ACL)"
+            )
         if not info.is_published():
             raise ConnectionError(f"the broker did not take the message on {topic}")
 

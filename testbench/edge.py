@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import struct
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-
 from scantalk.broker import free_port, port_open
-from scantalk.connection import mqtt_client
+from scantalk.connection import Client, mqtt_client
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings
 from testbench import CHECKOUT
@@ -137,14 +134,12 @@ def connack(settings: Settings, timeout: float = 10) -> str:
         client.loop_stop()
 
 
-class Publisher(mqtt.Client):
+class Publisher(Client):
     """A user's client on the plain listener that publishes at QoS 1 and tells what the PUBACK's
-    reason code says: paho 1.6 reads the code but hands it to no one, and it is how an MQTT 5
-    broker refuses a publish ("not authorized", 0x87)."""
+    reason code says: how an MQTT 5 broker refuses a publish ("not authorized", 0x87)."""
 
     def __init__(self, broker: EdgeBroker, user: str, password: str) -> None:
-        super().__init__(client_id=f"test-{user}-{id(self)}", protocol=mqtt.MQTTv5)
-        self._codes: dict[int, int] = {}
+        super().__init__(f"test-{user}-{id(self)}")
         self.username_pw_set(user, password)
         connected = threading.Event()
 
@@ -157,19 +152,13 @@ class Publisher(mqtt.Client):
         self.loop_start()
         assert connected.wait(10), f"{user} could not log in"
 
-    def _handle_pubackcomp(self, cmd: str) -> int:
-        packet = self._in_packet["packet"]
-        if cmd == "PUBACK":  # no reason code at all means success
-            self._codes[struct.unpack("!H", packet[:2])[0]] = packet[2] if len(packet) > 2 else 0
-        return super()._handle_pubackcomp(cmd)
-
     def try_publish(self, topic: str, payload: bytes = b"x", retain: bool = False) -> str:
         """`ACCEPTED` (codes below 0x80: Mosquitto says 0x10 when no one subscribed),
         `NOT_AUTHORIZED`, or the code."""
         info = self.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(10)
         assert info.is_published(), f"no PUBACK for {topic}"
-        code = self._codes.pop(info.mid)
+        code = self.puback_code(info.mid)
         return ACCEPTED if code < 0x80 else NOT_AUTHORIZED if code == 0x87 else hex(code)
 
     def close(self) -> None:

@@ -79,6 +79,7 @@ def lane_env(**changes: str | None) -> dict[str, str]:
         "SCANTALK_STATION": "lane-7",
         "SCANTALK_STORE": "store-3",
         "SCANTALK_TIMEZONE": "Europe/Berlin",
+        "SCANTALK_CAMERA_SOURCE": "rtsp://lane-7-camera.local/stream",  # no device to map
     }
     for name, value in changes.items():
         if value is None:
@@ -284,6 +285,12 @@ def test_manifest_publishes_the_broker_on_the_host_when_asked():
         build(SCANTALK_BROKER_HOST_PORT="mqtt")
 
 
+@pytest.mark.parametrize("source", ["demo", "photos/", "/home/me/shelf.mp4"])
+def test_manifest_refuses_a_camera_source_the_image_cannot_open(source: str):
+    with pytest.raises(manifest_command.Refused, match="the camera image opens a device"):
+        build(SCANTALK_CAMERA_SOURCE=source)
+
+
 @pytest.mark.parametrize(
     ("source", "device"), [("2", "/dev/video2"), ("/dev/video1", "/dev/video1")]
 )
@@ -385,7 +392,7 @@ def test_compose_runs_the_same_images_settings_and_folders_as_the_manifest():
         assert image, name
         assert image.group(2) == name
         assert [compose_variable(image.group(i)) for i in (1, 3, 4)] == [
-            "CONTAINER_REGISTRY_SERVER", "SCANTALK_VERSION", "SCANTALK_PLATFORM"
+            "CONTAINER_REGISTRY_SERVER", "SCANTALK_VERSION", "DEFAULT_PLATFORM"
         ]  # fmt: skip
         assert service["restart"] == "unless-stopped"
         binds = module["settings"]["createOptions"]["HostConfig"]["Binds"]
@@ -513,9 +520,11 @@ def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_lo
         }  # fmt: skip
         checkout = broker.login("checkout", values[password_variable("checkout")])
         listener = Bus(broker.port, ["scantalk/#"], login=checkout)
+        # From an empty folder: a setting the module env lacks must not come from the test's .env.
+        (empty := tmp_path / "run").mkdir()
         with (tmp_path / f"{node}.log").open("wb") as log:
             process = subprocess.Popen(
-                [extra, "node", node], env=run_env, cwd=tmp_path, stdout=log, stderr=log,
+                [extra, "node", node], env=run_env, cwd=empty, stdout=log, stderr=log,
                 preexec_fn=die_with_parent,
             )  # fmt: skip
         try:

@@ -18,9 +18,10 @@ import pytest
 from scantalk.broker import DEV_CONF
 from scantalk.broker_users import USERS, password_variable
 from scantalk.connection import mqtt_client
-from scantalk.contract import ONLINE, NodeName, SayRequest, Topics
+from scantalk.contract import ONLINE, NodeName, SayRequest, Scan, Topics
 from scantalk.homeassistant import birth_topic, discovery
 from scantalk.settings import SettingError, Settings
+from testbench import CHECKOUT
 from testbench.bus import Bus
 from testbench.edge import (
     ACCEPTED,
@@ -66,10 +67,10 @@ READS = {
     "classifier": [T.frame, T.classifier_config, T.taught],
     "voice": [T.say, T.repeat],
     "bridge": [T.scan, T.say, T.spoken, BIRTH],
-    "checkout": [topic for topic in ALL if topic.startswith("scantalk/")],
-    "homeassistant": ALL,
+    "checkout": [t for t in ALL if t.startswith("scantalk/") and t != T.frame],
+    "homeassistant": [t for t in ALL if t != T.frame],
 }
-"""What each user subscribes to (third parties: everything of the lane)."""
+"""What each user subscribes to (third parties: everything of the lane but its live frames)."""
 PASSWORDS = {user: f"{user}-test-password-{i}" for i, user in enumerate(USERS)}
 
 
@@ -107,7 +108,7 @@ def publishers(edge: EdgeBroker) -> Iterator[dict[str, Publisher]]:
 
 @pytest.fixture
 def checkout(edge: EdgeBroker) -> Iterator[Bus]:
-    """Third-party ears: they may read everything of the lane."""
+    """Third-party ears: they may read everything of the lane but its live frames."""
     bus = Bus(edge.port, ["scantalk/#"], login=edge.login("checkout", PASSWORDS["checkout"]))
     yield bus
     bus.close()
@@ -247,8 +248,8 @@ def test_each_user_hears_what_it_may_read_and_nothing_else(edge, publishers):
 
 def test_the_camera_cannot_publish_a_scan(publishers, checkout):
     assert publishers["camera"].try_publish(T.scan, b'{"fake": "scan"}') == NOT_AUTHORIZED
-    assert publishers["camera"].try_publish(T.frame, b"jpeg") == ACCEPTED
-    checkout.wait_for(T.frame, lambda h: h.payload == b"jpeg")  # after the scan, had it gone out
+    assert publishers["camera"].try_publish(T.snapshot, b"jpeg") == ACCEPTED
+    checkout.wait_for(T.snapshot, lambda h: h.payload == b"jpeg")  # after the scan, had it gone
     assert checkout.matching(T.scan) == []
 
 
@@ -328,3 +329,42 @@ def test_a_command_with_a_wrong_password_fails_at_once_and_says_why(edge, tmp_pa
     )  # fmt: skip
     assert done.returncode == 1
     assert "refused bridge: Not authorized" in done.stderr
+
+
+def test_a_command_the_acl_refuses_says_so(edge, tmp_path):
+    # checkout may read the lane, not publish Home Assistant's configs: the broker acknowledges
+    # the publish with "not authorized", and the command must not report success.
+    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_USERNAME="checkout",
+                    SCANTALK_MQTT_PASSWORD=PASSWORDS["checkout"])  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "scantalk", "discovery"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "refused checkout a message on homeassistant/" in done.stderr
+    assert "0x87" in done.stderr
+
+
+def test_the_example_checkout_listener_follows_scans_over_tls_as_checkout(edge, publishers):
+    env = {
+        **clean_environ(), "CHECKOUT_MQTT_USERNAME": "checkout",
+        "CHECKOUT_MQTT_PASSWORD": PASSWORDS["checkout"], "CHECKOUT_MQTT_CA": str(edge.ca),
+        "CHECKOUT_CLIENT_ID": "checkout-tls-test",
+    }  # fmt: skip
+    listener = subprocess.Popen(
+        [sys.executable, str(CHECKOUT / "examples" / "checkout_listener.py"), "localhost",
+         str(edge.tls_port), "tills"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert listener.stdout is not None
+        assert "listening on" in listener.stdout.readline()
+        scan = Scan(
+            scan_id="s-tls", station="lane-1", label="banana", display_name="Banana", plu="4011",
+            confidence=0.9, model="produce", frame_id="f", alternatives=[],
+        )  # fmt: skip
+        assert publishers["classifier"].try_publish(T.scan, scan.to_json()) == ACCEPTED
+        assert listener.stdout.readline().strip() == "lane-1: Banana - PLU 4011 (90%)"
+    finally:
+        listener.terminate()
+        listener.wait(10)

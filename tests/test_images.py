@@ -124,7 +124,9 @@ def test_a_node_image_runs_its_node_as_a_user_with_its_data_dir(folder):
     (user,) = args(runtime, "USER")
     assert user.partition(":")[0] not in ("root", "0")
     assert json.loads(args(runtime, "ENTRYPOINT")[0]) == ["scantalk", "node", NODES[folder]]
-    assert env(runtime)["SCANTALK_DATA_DIR"] == args(runtime, "WORKDIR")[0] == "/data"
+    assert env(runtime)["SCANTALK_DATA_DIR"] == "/data"
+    # The shared /data is no working directory: a `.env` there would reach every node.
+    assert args(runtime, "WORKDIR")[0] != "/data"
     assert env(runtime)["PYTHONUNBUFFERED"] == "1"
     assert not any(
         args(stage, "EXPOSE") for stage in stages(CHECKOUT / folder / "Dockerfile.amd64")
