@@ -368,3 +368,50 @@ def test_the_example_checkout_listener_follows_scans_over_tls_as_checkout(edge, 
     finally:
         listener.terminate()
         listener.wait(10)
+
+
+def test_a_whole_lane_works_under_the_acl_each_node_as_its_user(
+    edge, start_node, photo_dir, tmp_path
+):
+    """The ACL against the nodes' real traffic, not a list of it: a banana goes from camera to
+    record and speech, with every node logged in as its own user."""
+    station = "lane-acl"
+    lane = Topics(station)
+    hass = Bus(edge.port, [f"scantalk/{station}/#", "homeassistant/#"],
+               login=edge.login("homeassistant", PASSWORDS["homeassistant"]))  # fmt: skip
+    try:
+        for node in ("bridge", "voice", "classifier"):
+            start_node(node, voice_env(edge, tmp_path, station, SCANTALK_MQTT_USERNAME=node,
+                                       SCANTALK_MQTT_PASSWORD=PASSWORDS[node],
+                                       SCANTALK_STATS_INTERVAL="1"))  # fmt: skip
+        for node in (NodeName.BRIDGE, NodeName.VOICE, NodeName.CLASSIFIER):
+            hass.wait_for(lane.status(node), lambda h: h.payload == ONLINE)
+        start_node("camera", voice_env(
+            edge, tmp_path, station, SCANTALK_MQTT_USERNAME="camera",
+            SCANTALK_MQTT_PASSWORD=PASSWORDS["camera"], SCANTALK_STATS_INTERVAL="1",
+            SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
+            SCANTALK_CAMERA_FPS="20", SCANTALK_CAMERA_DWELL="600", SCANTALK_CAMERA_GATE="no",
+        ))  # fmt: skip
+        (scan,) = hass.wait_for(lane.scan, timeout=60)
+        scan_id = scan.json()["scan_id"]
+        hass.wait_for(lane.spoken, lambda h: h.json()["scan_id"] == scan_id)  # voice
+        hass.wait_for(lane.snapshot)  # the camera read the scan
+        hass.wait_for(  # the bridge read the scan, stored it and said so
+            lane.inventory_ack,
+            lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",
+        )
+        for node in NodeName:
+            hass.wait_for(lane.stats(node))
+        hass.wait_for(lane.classifier_config_state)
+        hass.wait_for(
+            "homeassistant/+/lane-acl/+/config", count=len(discovery(station, "homeassistant"))
+        )
+        # Home Assistant's own commands: the repeat button and the threshold slider.
+        hass.publish(lane.repeat, b"repeat")
+        hass.wait_for(lane.spoken, lambda h: h.json()["scan_id"] == scan_id, count=2)
+        hass.publish(
+            lane.classifier_config, b'{"schema": "scantalk.classifier-config/1", "threshold": 0.9}'
+        )
+        hass.wait_for(lane.classifier_config_state, lambda h: h.json()["threshold"] == 0.9)
+    finally:
+        hass.close()
