@@ -537,3 +537,7 @@ def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_lo
             stop_process(process)
             listener.close()
     assert module_env["SCANTALK_MQTT_USERNAME"] == node
+
+
+def test_the_example_settings_name_the_version_the_modules_are_built_as():
+    assert dotenv_values(CHECKOUT / ".env.example")["SCANTALK_VERSION"] == VERSION
