@@ -112,7 +112,15 @@ class LaneWatch:
             self.publish_discovery()
 
     def on_say(self, message: Message) -> None:
-        self.speech.asked(SayRequest.from_json(message.payload), message.received)
+        request = SayRequest.from_json(message.payload)
+        # What the voice rightly never says is not watched: an old press left retained, a
+        # request for another lane, one dated long ago.
+        if message.retain or request.station != self.settings.station:
+            return
+        made = datetime.fromisoformat(request.time)
+        if made.tzinfo and (datetime.now(UTC) - made).total_seconds() > OVERDUE_S * 2:
+            return
+        self.speech.asked(request, message.received)
 
     def on_spoken(self, message: Message) -> None:
         if self.speech.spoken(Spoken.from_json(message.payload)):

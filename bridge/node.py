@@ -24,7 +24,7 @@ from scantalk.contract import (
     Scan,
     Topics,
 )
-from scantalk.runtime import Delivery, Message, Node
+from scantalk.runtime import Delivery, Message, Node, Refused
 
 MAX_BACKOFF_S = 60
 BATCH = 100
@@ -62,8 +62,7 @@ class Bridge:
         station = Topics.station_of(message.topic)
         try:
             scan = Scan.from_json(message.payload)
-            if scan.station != station:
-                raise ContractError(f"scan of station {scan.station!r} on {station}'s topic")
+            Refused.check_station(scan.station, message.topic, "scan")
         except ContractError as exc:
             self.ack(station, Scan.id_of(message.payload), AckStatus.REJECTED, reason=str(exc))
             raise  # logged and counted as rejected by the runtime

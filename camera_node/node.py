@@ -23,7 +23,7 @@ from scantalk.contract import (
     now_rfc3339,
 )
 from scantalk.latency import Window
-from scantalk.runtime import Message, Node
+from scantalk.runtime import Message, Node, Refused
 
 MAX_BACKOFF_S = 5
 """A lost camera is retried at least this often, and never in a busy loop."""
@@ -116,6 +116,8 @@ class Camera:
 
     def on_scan(self, message: Message) -> None:
         scan = Scan.from_json(message.payload)
+        # Another station's scan would keep (and publish as ours) a snapshot of our frame.
+        Refused.check_station(scan.station, message.topic, "scan")
         jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id, scan.time)
         if jpeg is None:
             self.node.count("snapshots_missing")

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 
 from classifier_node.decision import Reading
 from classifier_node.prototypes import Prototypes
+from classifier_node.settings import FRAME_MAX_BYTES, FRAME_MAX_SIDE
 from scantalk.contract import ContractError, Guess
 from scantalk.model_folder import PROTOTYPES, ModelFolder
 
@@ -45,6 +46,9 @@ DEFAULT_SIZE = 224
 PROBABILITY_NAMES = ("probabilities", "loss", "model_output", "model_outputs0")
 """Names exports give their per-label probabilities, most telling first."""
 FEATURES = "features"
+FRAME_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP")
+"""Image formats a frame may be: what cameras and Custom Vision's /image API send, and none of
+Pillow's rarer decoders."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,19 @@ class Preprocessing:
 class Model:
     """One loaded model: its labels, its preprocessing, and one reused inference session."""
 
-    def __init__(self, model_dir: Path, threads: int = 2, data_dir: Path | None = None) -> None:
-        """`data_dir`: the lane's, where its taught items are; None: the model's labels only."""
+    def __init__(
+        self,
+        model_dir: Path,
+        threads: int = 2,
+        data_dir: Path | None = None,
+        *,
+        max_bytes: int = FRAME_MAX_BYTES,
+        max_side: int = FRAME_MAX_SIDE,
+    ) -> None:
+        """`data_dir`: the lane's, where its taught items are; None: the model's labels only.
+        `max_bytes`, `max_side`: the largest frame `decode` accepts (`SCANTALK_FRAME_MAX_*`)."""
         self.model_dir, self.data_dir = model_dir, data_dir
+        self.max_bytes, self.max_side = max_bytes, max_side
         self.folder = ModelFolder.open(model_dir, data_dir)
         self.name, self.labels = self.folder.name, self.folder.labels
         self.announced = np.array(self.folder.announced, dtype=bool)
@@ -146,20 +160,39 @@ class Model:
     def decode(self, data: bytes) -> np.ndarray:
         """JPEG (or PNG) bytes to an RGB image, decoded no larger than the model needs.
 
+        A frame is checked before any pixel is decoded: its size in bytes
+        (`SCANTALK_FRAME_MAX_BYTES`), then its width and height as its header gives them
+        (`SCANTALK_FRAME_MAX_SIDE`), so a small file that claims a huge picture (a
+        decompression bomb) costs nothing. Pillow's own bomb guard stays as a second line.
         JPEG's DCT scaling (`draft`) decodes a 640x480 frame at 320x240 for a 224 model: faster,
-        and the resize after it has less to do. A corrupt frame is a `ContractError`.
+        and the resize after it has less to do. A frame refused or corrupt is a `ContractError`.
         """
+        if len(data) > self.max_bytes:
+            raise ContractError(
+                f"frame of {len(data)} bytes is larger than SCANTALK_FRAME_MAX_BYTES="
+                f"{self.max_bytes}: refused undecoded"
+            )
         try:
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=FRAME_FORMATS)  # reads the header only
             w, h = image.size
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise self._undecodable(data, exc) from exc
+        if w > self.max_side or h > self.max_side:
+            raise ContractError(
+                f"frame of {w}x{h} pixels is larger than SCANTALK_FRAME_MAX_SIDE="
+                f"{self.max_side} a side: refused undecoded"
+            )
+        try:
             p = self.preprocessing
             scale = max(p.height / h, p.width / w)
             image.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
             return np.asarray(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise ContractError(
-                f"frame of {len(data)} bytes is not a decodable image ({exc})"
-            ) from exc
+        except (OSError, ValueError, ZeroDivisionError, Image.DecompressionBombError) as exc:
+            raise self._undecodable(data, exc) from exc
+
+    @staticmethod
+    def _undecodable(data: bytes, exc: Exception) -> ContractError:
+        return ContractError(f"frame of {len(data)} bytes is not a decodable image ({exc})")
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
         """An RGB image to the model's input tensor [1, 3, H, W].

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from typing import Any
 
 from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
@@ -24,17 +25,33 @@ from scantalk.contract import (
 )
 from scantalk.latency import Window
 from scantalk.phrases import render, spoken_language
-from scantalk.runtime import Delivery, Message, Node
+from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
 TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
 """What `…/classifier/config` may change at run time."""
+LIVE_MINIMUM: dict[str, float] = {
+    # Below half, a label need not hold most of the announced labels' probability: two can
+    # pass at once, and the share no longer says "this one rather than the others".
+    "threshold": 0.5,
+    # One frame of evidence makes a passing hand or one misread frame an announcement, and one
+    # empty frame ends a placement (a flicker announces the same item again).
+    "stable_frames": 2,
+    # At 0 no frame is ever empty: a placement never ends, and a second item of the same kind
+    # is never announced.
+    "empty_below": 0.001,
+}
+"""Floors of a live change (`…/classifier/config`, anyone on the bus, retained across
+restarts), whatever the settings' own bounds: a change below one turns a safety off."""
 
 
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
-        self.model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
+        self.model = Model(
+            settings.model_dir, settings.inference_threads, settings.data_dir,
+            max_bytes=settings.frame_max_bytes, max_side=settings.frame_max_side,
+        )  # fmt: skip
         self.decider = ScanDecider(settings.thresholds)
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
@@ -89,6 +106,7 @@ class Classifier:
     def on_taught(self, message: Message) -> None:
         """`scantalk teach`/`forget` changed the lane's items: read them again."""
         change = TaughtChange.from_json(message.payload)
+        Refused.check_station(change.station, message.topic, "taught")
         self.model.reload_taught()
         self.node.count("taught_reloads")
         self.node.log.info(
@@ -120,12 +138,13 @@ class Classifier:
         self.node.publish(self.node.topics.say, request, qos=1)
 
     def on_config(self, message: Message) -> None:
-        """Change thresholds live; a wrong value is refused whole and the old ones kept."""
+        """Change thresholds live; a wrong or unsafe value is refused whole and the old ones
+        kept: the state says why, and it counts in `config_rejected` and `rejected`."""
         current = self.decider.thresholds
         try:
             change = ClassifierConfig.from_json(message.payload)
             updates = {
-                name: ClassifierSettings.parse_value(name, getattr(change, name))
+                name: live_value(name, getattr(change, name))
                 for name in TUNABLE
                 if getattr(change, name) is not None
             }
@@ -134,9 +153,9 @@ class Classifier:
             )
         except (ContractError, SettingError) as exc:
             self.node.count("config_rejected")
-            self.node.log.warning("config refused, keeping %s: %s", current, exc)
             self.publish_config(error=str(exc))
-            return
+            # Logged and counted in `rejected` and `rejected_config` by the runtime.
+            raise Refused(f"config refused, keeping {current}: {exc}", Refused.CONFIG) from exc
         self.decider.thresholds = dataclasses.replace(current, **updates)
         self.language = language
         self.node.log.info("config now %s, language %s", self.decider.thresholds, language)
@@ -151,6 +170,18 @@ class Classifier:
             error=error,
         )
         self.node.publish(self.node.topics.classifier_config_state, state, qos=1, retain=True)
+
+
+def live_value(name: str, value: object) -> Any:
+    """A value for a live change of `name`: within the setting's bounds and `LIVE_MINIMUM`."""
+    parsed = ClassifierSettings.parse_value(name, value)
+    if name in LIVE_MINIMUM and parsed < LIVE_MINIMUM[name]:
+        raise SettingError(
+            ClassifierSettings.env_name(name),
+            value,
+            f"at least {LIVE_MINIMUM[name]} in a live change (less turns a safety off)",
+        )
+    return parsed
 
 
 def main(settings: ClassifierSettings) -> None:

@@ -11,6 +11,13 @@ from scantalk.settings import NON_EMPTY, Number, Settings, setting
 if TYPE_CHECKING:
     from classifier_node.decision import Thresholds
 
+FRAME_MAX_BYTES = 16 * 1024 * 1024
+"""Largest frame the classifier decodes, in bytes: the brokers' packet limit (`max_packet_size`
+in scantalk/broker.conf and mosquitto/edge.conf), which a 4096x4096 frame at JPEG quality 100
+(about 15 MiB) still fits."""
+FRAME_MAX_SIDE = 4096
+"""Largest width or height of a frame the classifier decodes, in pixels."""
+
 
 @dataclass(frozen=True)
 class ClassifierSettings(Settings):
@@ -28,6 +35,16 @@ class ClassifierSettings(Settings):
         0.03, Number(float, 0.001, 1), "presence of known produce below which nothing is there"
     )
     inference_threads: int = setting(2, Number(int, 1, 64), "onnxruntime threads")
+    frame_max_bytes: int = setting(
+        FRAME_MAX_BYTES,
+        Number(int, 1024, 256 * 1024 * 1024),
+        "largest frame decoded, in bytes; a larger one is refused (counted as rejected)",
+    )
+    frame_max_side: int = setting(
+        FRAME_MAX_SIDE,
+        Number(int, 64, 16384),
+        "largest frame width or height decoded, in pixels, read from the image header first",
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"

@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from scantalk.connection import mqtt_client
-from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats
+from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats, Topics
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
 
@@ -69,6 +69,28 @@ class Message:
 
 Handler = Callable[[Message], None]
 Worker = Callable[[threading.Event], None]
+
+
+class Refused(ContractError):
+    """A message a handler refuses for a reason of its own, counted by `Node.handle` in
+    `rejected` and in `rejected_<reason>`. Reasons are short, stable keys (stats and
+    dashboards name them): `station` (a payload for another station than its topic's),
+    `config` (a live change the node refused); any other `ContractError` counts as `contract`.
+    """
+
+    CONTRACT = "contract"
+    STATION = "station"
+    CONFIG = "config"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @classmethod
+    def check_station(cls, station: str, topic: str, what: str) -> None:
+        """Refuse a payload whose `station` is not the station of the topic it came on."""
+        if station != (expected := Topics.station_of(topic)):
+            raise cls(f"{what} for station {station[:80]!r} on {expected}'s topic", cls.STATION)
 
 
 class _Subscription:
@@ -225,14 +247,21 @@ class Node:
     def handle(self, handler: Handler, message: Message, *, fatal: bool = False) -> None:
         """Run a handler; bad input is logged and counted, and the node goes on.
 
+        A `ContractError` counts in `rejected` and in `rejected_<reason>`: its `reason` if it
+        has one (`Refused`), else `contract` (malformed, or against the contract's types).
+
         With `fatal`, any other failure ends the process at once: the handler runs before the
         QoS 1 acknowledgement, so the broker keeps the message and redelivers it after a restart.
         """
         try:
             handler(message)
         except ContractError as exc:
-            self.count("rejected")
-            self.log.warning("rejected message on %s: %s", message.topic, exc)
+            # Counted twice: `rejected` in all, and `rejected_<reason>` by why (`Refused`).
+            reason = getattr(exc, "reason", None) or Refused.CONTRACT
+            with self._lock:
+                self._counters["rejected"] += 1
+                self._counters[f"rejected_{reason}"] += 1
+            self.log.warning("rejected message on %s (%s): %s", message.topic, reason, exc)
         except Exception:
             self.count("errors")
             if fatal:
@@ -298,7 +327,7 @@ class Node:
 
     def _guard(self, worker: Worker) -> None:
         """A node whose worker died is broken: stop it, so that its supervisor restarts it
-        (IoT Edge's restart policy, or `scantalk up` stopping the lane), rather than stay
+        (IoT Edge's restart policy, or `scantalk up`), rather than stay
         `online` doing nothing."""
         # Work starts once the node is on the bus: a frame or an ack sent before would be lost.
         while not self._connected.wait(0.2):

@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 from scantalk.contract import ContractError, NodeName, SayKind, SayRequest, Spoken
 from scantalk.phrases import render
-from scantalk.runtime import HUNG_S, Delivery, Message, Node
+from scantalk.runtime import HUNG_S, Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 from voice_node.playback import Player, Utterance
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
 MAX_AGE_S = 10
-"""A request that waited longer than this is about an item long gone: not said."""
+"""A request made longer ago than this (by its own `time`, or waiting here) is about an item
+long gone: not said (`stale`)."""
+CLOCK_SKEW_S = 60
+"""A request dated up to this far in the future is taken as made now: the publisher's clock
+runs ahead of this one's (another device, NTP not yet synced). Further ahead, the clocks are
+too far apart to judge its age at all: not said (`say_future`), and logged, so someone sets
+up NTP. Behind, no allowance: the age limit itself is the point (an old request must not be
+said), so a lane's devices must keep their clocks within a few seconds (containers on one
+host share one clock)."""
 REPEAT_WITHIN_S = 60
 """"Repeat" says the last words only this long after them: later, they are about an earlier
 shopper's item, and the voice says there is nothing to repeat."""
+
+
+class TokenBucket:
+    """At most `rate` takes per second on average, `burst` at once; thread-safe."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens = float(burst)
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def take(self, now: float) -> bool:
+        """Take one token at `now` (`time.monotonic()`); False when there is none left."""
+        with self._lock:
+            if self._last is not None:  # two threads may bring times slightly out of order
+                self._tokens += max(0.0, now - self._last) * self.rate
+                self._tokens = min(float(self.burst), self._tokens)
+            self._last = now if self._last is None else max(now, self._last)
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
 
 
 class Voice:
@@ -31,6 +62,9 @@ class Voice:
         self.player = Player(settings.data_dir, settings.voice_cooldown, node.count)
         self.last_words: tuple[SayRequest, float] | None = None
         """The last item or prompt asked for, and when: what "repeat that" says again."""
+        self.limit = TokenBucket(settings.say_rate, settings.say_burst)
+        """Anyone on the bus may ask: a flood must not make the lane chatter, nor churn the
+        audio cache. Say requests and repeat presses take from the same bucket."""
         self._asking = threading.Lock()
         """`say` and `repeat` arrive on two threads: one at a time, so a press never
         replaces a newer item with an older one."""
@@ -43,12 +77,18 @@ class Voice:
         node.subscribe(node.topics.repeat, self.on_repeat, qos=1, delivery=Delivery.QUEUE)
 
     def on_say(self, message: Message) -> None:
+        if message.retain:  # an old request kept on the broker: it would be said at each start
+            self.node.count("say_retained")
+            return
         request = SayRequest.from_json(message.payload)
+        Refused.check_station(request.station, message.topic, "say")
         text = request.text.strip()
         if not self.speech.speaks(request.language):
             raise ContractError(f"say: no voice for language {request.language!r}")
-        if time.monotonic() - message.received > MAX_AGE_S:
-            self.node.count("stale")
+        if not self.fresh(request, message.received):
+            return
+        if not self.limit.take(message.received):
+            self.node.count("say_limited")
             return
         with self._asking:
             if request.kind is not SayKind.NOTICE:
@@ -56,11 +96,37 @@ class Voice:
                 self.last_words = (request, message.received)
             self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
+    def fresh(self, request: SayRequest, received: float) -> bool:
+        """Whether a request is recent enough to say: made at most `MAX_AGE_S` ago by its own
+        `time` (allowing `CLOCK_SKEW_S` ahead) and by how long it waited here; counted if not."""
+        try:
+            made = datetime.fromisoformat(request.time)
+        except ValueError:
+            raise ContractError(f"say: time {request.time[:80]!r} is not RFC 3339") from None
+        if made.tzinfo is None:
+            raise ContractError(f"say: time {request.time[:80]!r} has no UTC offset")
+        age = (datetime.now(UTC) - made).total_seconds()
+        if age < -CLOCK_SKEW_S:
+            self.node.count("say_future")
+            self.node.log.warning(
+                "say dated %.0f s ahead of this clock: not said; are the lane's clocks synced?",
+                -age,
+            )
+            return False
+        if max(age, time.monotonic() - received) > MAX_AGE_S:
+            self.node.count("stale")
+            return False
+        return True
+
     def on_repeat(self, message: Message) -> None:
         """A shopper pressed "repeat": the last item (or "not sure") again, at once, cooldown or
-        not. A retained press is an old one (it would repeat at every start): ignored."""
+        not. A retained press is an old one (it would repeat at every start): ignored. Presses
+        take from the same rate limit as say requests."""
         if message.retain:
             self.node.count("repeat_retained")
+            return
+        if not self.limit.take(message.received):
+            self.node.count("say_limited")
             return
         with self._asking:
             if self.last_words and message.received - self.last_words[1] < REPEAT_WITHIN_S:

@@ -29,3 +29,11 @@ class VoiceSettings(Settings):
     )
     audio_cache_mb: float = setting(50.0, Number(float, 1), "audio cache size bound, MB")
     say_startup: bool = setting(True, YES_NO, "say a short phrase when the voice is ready")
+    say_rate: float = setting(
+        4.0,
+        Number(float, 0.1, 100),
+        "speech requests (and repeat presses) taken per second on average; more are dropped",
+    )
+    say_burst: int = setting(
+        4, Number(int, 1, 100), "speech requests taken at once, above SCANTALK_SAY_RATE"
+    )

@@ -1,0 +1,164 @@
+"""No replays, station checks everywhere, speech that can be rate-limited, rejections by reason.
+
+Anyone on a lane's bus can publish, retain, or replay: an old or misaddressed message must not
+make the lane speak, and a flood must not make it chatter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scantalk.contract import SayRequest, Scan, TaughtAction, TaughtChange
+from testbench.bus import Bus, wait_online
+
+SAY = "scantalk/lane-1/voice/say"
+SPOKEN = "scantalk/lane-1/voice/spoken"
+REPEAT = "scantalk/lane-1/voice/repeat"
+VOICE_STATS = "scantalk/lane-1/voice/stats"
+CONFIG = "scantalk/lane-1/classifier/config"
+STATE = "scantalk/lane-1/classifier/config/state"
+CLASSIFIER_STATS = "scantalk/lane-1/classifier/stats"
+
+
+def dated(seconds_from_now: float) -> str:
+    moment = datetime.now(UTC) + timedelta(seconds=seconds_from_now)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def say(bus: Bus, text: str, *, station: str = "lane-1", retain: bool = False, **fields) -> None:
+    request = SayRequest(station, text, "en", **fields)
+    bus.publish(SAY, request.to_json(), retain=retain)
+
+
+def counters(bus: Bus, stats: str, check) -> dict:
+    """The counters of the newest stats (so far) that pass `check`, waiting for one."""
+    return bus.wait_for(stats, lambda h: check(h.json()["counters"]))[-1].json()["counters"]
+
+
+def said(bus: Bus, text: str) -> list:
+    return bus.matching(SPOKEN, lambda h: h.json()["text"] == text)
+
+
+@pytest.fixture
+def voice_env(node_env):
+    return {**node_env, "SCANTALK_SAY_STARTUP": "no"}
+
+
+def test_a_retained_say_is_not_spoken_at_start_however_recent_it_looks(bus, voice_env, start_node):
+    say(bus, "Retained banana", retain=True)  # dated now: only its being retained gives it away
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, "Lemon")
+    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Lemon")
+    counters(bus, VOICE_STATS, lambda c: c.get("say_retained") == 1)
+    assert said(bus, "Retained banana") == []
+
+
+def test_a_say_dated_long_ago_is_stale_and_one_from_a_clock_slightly_ahead_is_spoken(
+    bus, voice_env, start_node
+):
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="0")
+    wait_online(bus, "voice")
+    say(bus, "Banana from 2020", time="2020-01-01T09:00:00.000Z")
+    say(bus, "Banana from 20 s ago", time=dated(-20))
+    say(bus, "Banana from an hour ahead", time=dated(3600))
+    say(bus, "Banana from 30 s ahead", time=dated(30))  # another device's clock runs ahead
+    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Banana from 30 s ahead")
+    found = counters(bus, VOICE_STATS, lambda c: c.get("stale") == 2)
+    assert found.get("say_future") == 1
+    assert [h.json()["text"] for h in bus.matching(SPOKEN)] == ["Banana from 30 s ahead"]
+
+
+def test_a_say_for_another_station_is_refused_and_counted_by_reason(bus, voice_env, start_node):
+    start_node("voice", voice_env)
+    wait_online(bus, "voice")
+    say(bus, "Lane two's banana", station="lane-2")
+    bus.publish(SAY, b"{not json")
+    say(bus, "Lemon")
+    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Lemon")
+    found = counters(bus, VOICE_STATS, lambda c: c.get("rejected") == 2)
+    assert (found.get("rejected_station"), found.get("rejected_contract")) == (1, 1)
+    assert said(bus, "Lane two's banana") == []
+
+
+def test_a_flood_of_says_is_limited_and_items_at_a_shoppers_pace_are_still_spoken(
+    bus, voice_env, start_node
+):
+    start_node("voice", voice_env)  # the default limit: 4 a second, 4 at once
+    wait_online(bus, "voice")
+    started = time.monotonic()
+    for i in range(50):
+        say(bus, f"Flood item {i}", scan_id=f"flood-{i}")
+    for _ in range(5):  # presses take from the same limit
+        bus.publish(REPEAT, b"pressed")
+    taken_at_most = 4 + int(4 * (time.monotonic() - started)) + 1
+    counters(bus, VOICE_STATS, lambda c: c.get("say_limited", 0) >= 55 - taken_at_most)
+
+    time.sleep(1.5)  # the limit refills
+    for item in ("Banana", "Lemon", "Broccoli"):  # a quick shopper: an item every half second
+        say(bus, item, scan_id=item)
+        time.sleep(0.5)
+    for item in ("Banana", "Lemon", "Broccoli"):
+        bus.wait_for(SPOKEN, lambda h, item=item: h.json()["scan_id"] == item)
+    flood = bus.matching(SPOKEN, lambda h: h.json()["text"].startswith("Flood item"))
+    assert len(flood) <= taken_at_most
+    heard = len(bus.matching(SPOKEN))
+    final = counters(
+        bus, VOICE_STATS, lambda c: c.get("spoken", 0) + c.get("interrupted", 0) >= heard
+    )
+    assert final["synthesized"] <= taken_at_most + 3, "the flood filled the audio cache"
+
+
+UNSAFE = {"threshold": 0.01, "stable_frames": 1, "empty_below": 0}
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [UNSAFE, {"stable_frames": 1}, {"empty_below": 0}, {"threshold": 0.3}],
+    ids=["all", "one-frame", "never-empty", "no-majority"],
+)
+def test_an_unsafe_retained_config_is_refused_at_start_and_counted(
+    bus, node_env, start_node, unsafe
+):
+    payload = json.dumps({"schema": "scantalk.classifier-config/1", **unsafe}).encode()
+    bus.publish(CONFIG, payload, retain=True)
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    state = bus.wait_for(STATE, lambda h: h.json()["error"] is not None)[0].json()
+    assert (state["threshold"], state["stable_frames"], state["empty_below"]) == (0.8, 2, 0.03)
+    found = counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected") == 1)
+    assert (found.get("rejected_config"), found.get("config_rejected")) == (1, 1)
+
+
+def test_a_taught_change_for_another_station_is_refused(bus, node_env, start_node):
+    start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    elsewhere = TaughtChange("lane-2", "mango", TaughtAction.TAUGHT, "any-model", photos=5)
+    bus.publish("scantalk/lane-1/classifier/taught", elsewhere.to_json())
+    found = counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected_station") == 1)
+    assert found.get("rejected") == 1
+    assert "taught_reloads" not in found
+
+
+def test_a_scan_for_another_station_is_refused_by_the_camera(bus, node_env, start_node, photo_dir):
+    folder = photo_dir("fruit/banana.png")
+    start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20")
+    first, second = bus.wait_for("scantalk/lane-1/camera/frame", count=2)[:2]
+
+    def scan(station: str, frame_id: str) -> Scan:
+        return Scan(str(uuid.uuid4()), station, "banana", "Banana", "4011", 0.95, "m", frame_id, [])
+
+    foreign = scan("lane-2", first.properties["frame_id"])  # a frame the camera still holds
+    bus.publish("scantalk/lane-1/scan", foreign.to_json())
+    own = scan("lane-1", second.properties["frame_id"])
+    bus.publish("scantalk/lane-1/scan", own.to_json())
+    (snapshot,) = bus.wait_for("scantalk/lane-1/camera/snapshot")
+    assert snapshot.properties["scan_id"] == own.scan_id
+    found = counters(bus, "scantalk/lane-1/camera/stats", lambda c: c.get("snapshots") == 1)
+    assert (found.get("rejected"), found.get("rejected_station")) == (1, 1)
+    assert len(bus.matching("scantalk/lane-1/camera/snapshot")) == 1
