@@ -211,7 +211,10 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
             allowed = ", ".join(str(member.value) for member in hint)
             raise ContractError(f"{where}: expected one of {allowed}, got {value!r}") from None
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit integer is JSON, but no float
+            raise ContractError(f"{where}: number too large") from None
     if hint is dict and isinstance(value, dict):
         return value
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
@@ -399,6 +402,11 @@ class SayRequest(Payload):
     def validate(self) -> None:
         if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:
             raise ContractError(f"say: text must be 1-{self.MAX_TEXT} characters")
+        try:  # its age decides whether it is still worth saying: it must be a real UTC time
+            if datetime.fromisoformat(self.time).tzinfo is None:
+                raise ValueError(self.time)
+        except ValueError as exc:
+            raise ContractError(f"say: time {self.time[:80]!r} is not RFC 3339") from exc
 
 
 @dataclass(frozen=True)
