@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import threading
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -22,6 +24,10 @@ class Client(mqtt.Client):
     one, and it is how an MQTT 5 broker refuses a publish its ACL denies ("not authorized",
     0x87) while still acknowledging it."""
 
+    # paho's callbacks take several signatures; paho 1.6 ships no types.
+    on_connect: Any
+    on_disconnect: Any
+
     def __init__(self, client_id: str) -> None:
         super().__init__(client_id=client_id, protocol=mqtt.MQTTv5)
         self._puback_codes: dict[int, int] = {}
@@ -33,6 +39,34 @@ class Client(mqtt.Client):
                 packet[2] if len(packet) > 2 else 0
             )
         return super()._handle_pubackcomp(cmd)
+
+    def connect_and_wait(
+        self,
+        host: str,
+        port: int,
+        *,
+        keepalive: int = 60,
+        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        timeout: float = 10,
+    ) -> str:
+        """Connect, start the network thread and wait for the broker's answer: "Success", its
+        refusal ("Not authorized" …), "lost" (it hung up without one) or "no answer". Raises
+        OSError when the broker cannot be reached at all."""
+        answers: list[str] = []
+        answered = threading.Event()
+
+        def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
+            answers.append(str(rc))
+            answered.set()
+
+        def on_disconnect(_c: object, _u: object, _rc: object, _p: object = None) -> None:
+            answers.append("lost")
+            answered.set()
+
+        self.on_connect, self.on_disconnect = on_connect, on_disconnect
+        self.connect(host, port, keepalive=keepalive, clean_start=clean_start)
+        self.loop_start()
+        return answers[0] if answered.wait(timeout) else "no answer"
 
     def puback_code(self, mid: int) -> int:
         """The reason code of a QoS 1 publish the broker acknowledged: below 0x80 is taken

@@ -432,7 +432,8 @@ class Peer:
 
     def __enter__(self) -> Peer:
         try:
-            self._client.connect(
+            # Wait for the broker's answer: a wrong password must fail here, clearly, not later.
+            answer = self._client.connect_and_wait(
                 self.settings.mqtt_host, self.settings.mqtt_port, keepalive=KEEPALIVE_S
             )
         except OSError as exc:
@@ -440,24 +441,12 @@ class Peer:
                 f"cannot reach the broker at {self.settings.mqtt_host}:"
                 f"{self.settings.mqtt_port} ({exc})"
             ) from exc
-        answered = threading.Event()
-        refusal: list[str] = []
-
-        def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
-            if rc != 0:
-                refusal.append(str(rc))
-            answered.set()
-
-        self._client.on_connect = on_connect
-        self._client.loop_start()
-        # Wait for the broker's answer: a wrong password must fail here, clearly, not later.
-        if not answered.wait(10) or refusal:
+        if answer != "Success":
             self.__exit__()
-            why = refusal[0] if refusal else "no answer"
             user = self.settings.mqtt_username or "anonymous"
             raise ConnectionError(
                 f"the broker at {self.settings.mqtt_host}:{self.settings.mqtt_port} refused "
-                f"{user}: {why} (SCANTALK_MQTT_USERNAME, SCANTALK_MQTT_PASSWORD)"
+                f"{user}: {answer} (SCANTALK_MQTT_USERNAME, SCANTALK_MQTT_PASSWORD)"
             )
         return self
 

@@ -112,23 +112,10 @@ def connack(settings: Settings, timeout: float = 10) -> str:
     """What the broker answers a client with these settings: "Success", "Not authorized", or
     "lost" when it hangs up without a CONNACK."""
     client = mqtt_client(settings, f"test-connack-{time.monotonic_ns()}")
-    answers: list[str] = []
-    answered = threading.Event()
-
-    def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
-        answers.append(str(rc))
-        answered.set()
-
-    def on_disconnect(_c: object, _u: object, _rc: object, _p: object = None) -> None:
-        answers.append("lost")
-        answered.set()
-
-    client.on_connect, client.on_disconnect = on_connect, on_disconnect
-    client.connect(settings.mqtt_host, settings.mqtt_port)
-    client.loop_start()
     try:
-        assert answered.wait(timeout), "the broker did not answer"
-        return answers[0]
+        answer = client.connect_and_wait(settings.mqtt_host, settings.mqtt_port, timeout=timeout)
+        assert answer != "no answer", "the broker did not answer"
+        return answer
     finally:
         client.disconnect()
         client.loop_stop()

@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -178,19 +177,9 @@ def intrude(edge: EdgeBroker) -> None:
     bridge's client id and a clean start: what would take over and wipe the bridge's session."""
     login = edge.login("checkout", PASSWORDS["checkout"], tls=True)
     client = mqtt_client(login, f"scantalk-bridge-{T.station}")
-    answers: list[str] = []
-    answered = threading.Event()
-
-    def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
-        answers.append(str(rc))
-        answered.set()
-
-    client.on_connect = on_connect
-    client.connect(login.mqtt_host, login.mqtt_port, clean_start=True)
-    client.loop_start()
     try:
-        assert answered.wait(10), "the broker did not answer"
-        assert answers == ["Success"]  # it got in: what it cannot do is be the bridge
+        answer = client.connect_and_wait(login.mqtt_host, login.mqtt_port, clean_start=True)
+        assert answer == "Success"  # it got in: what it cannot do is be the bridge
     finally:
         client.disconnect()
         client.loop_stop()
