@@ -28,14 +28,20 @@ from testbench.environ import clean_environ
 NODES = ("bridge", "voice", "classifier", "camera")
 
 
-def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
-    port = free_port()
+def lane_env(tmp_path: Path, port: int) -> dict[str, str]:
+    """A newcomer's environment for `scantalk up` on its own port and data dir."""
     env = clean_environ()
     env.update(
         SCANTALK_MQTT_PORT=str(port),
         SCANTALK_DATA_DIR=str(tmp_path / "data"),
         SCANTALK_CAMERA_FPS="10",
     )
+    return env
+
+
+def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    env = lane_env(tmp_path, port)
     env.pop("SDL_AUDIODRIVER", None)  # as a newcomer's shell: the voice finds its own way out
     up = subprocess.Popen(
         [sys.executable, "-m", "scantalk", "up", "--demo", "--stable-frames", "4"],
@@ -136,12 +142,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.timeout(400)
 def test_up_restarts_what_dies_and_runs_once_per_station_and_data_dir(tmp_path):
     port = free_port()
-    env = clean_environ()
-    env.update(
-        SCANTALK_MQTT_PORT=str(port),
-        SCANTALK_DATA_DIR=str(tmp_path / "data"),
-        SCANTALK_CAMERA_FPS="10",
-    )
+    env = lane_env(tmp_path, port)
     command = [sys.executable, "-m", "scantalk", "up", "--demo"]
     up = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
