@@ -117,8 +117,7 @@ class LaneWatch:
         # request for another lane, one dated long ago.
         if message.retain or request.station != self.settings.station:
             return
-        made = datetime.fromisoformat(request.time)
-        if made.tzinfo and (datetime.now(UTC) - made).total_seconds() > OVERDUE_S * 2:
+        if request.age_s() > SayRequest.MAX_AGE_S:  # the voice rightly drops it
             return
         self.speech.asked(request, message.received)
 

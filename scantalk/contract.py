@@ -395,6 +395,8 @@ class SayRequest(Payload):
 
     MAX_TEXT: ClassVar[int] = 200
     """An announcement is a product name or a short prompt, not an essay."""
+    MAX_AGE_S: ClassVar[int] = 10
+    """A request made longer ago than this is about an item long gone: not said."""
     REPEAT_WINDOW_S: ClassVar[int] = 60
     """A voice may skip words it was asked to say within this many seconds of the same words
     (its cooldown is at most this)."""
@@ -407,6 +409,10 @@ class SayRequest(Payload):
                 raise ValueError(self.time)
         except ValueError as exc:
             raise ContractError(f"say: time {self.time[:80]!r} is not RFC 3339") from exc
+
+    def age_s(self) -> float:
+        """Seconds since its own `time`, by this machine's clock (negative: dated ahead)."""
+        return (datetime.now(UTC) - datetime.fromisoformat(self.time)).total_seconds()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 
 from scantalk.contract import ContractError, NodeName, SayKind, SayRequest, Spoken
 from scantalk.phrases import render
@@ -14,9 +13,8 @@ from voice_node.playback import Player, Utterance
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
-MAX_AGE_S = 10
-"""A request made longer ago than this (by its own `time`, or waiting here) is about an item
-long gone: not said (`stale`)."""
+MAX_AGE_S = SayRequest.MAX_AGE_S
+"""By its own `time`, or waiting here: older requests are not said (`stale`)."""
 CLOCK_SKEW_S = 60
 """A request dated up to this far in the future is taken as made now: the publisher's clock
 runs ahead of this one's (another device, NTP not yet synced). Further ahead, the clocks are
@@ -99,13 +97,7 @@ class Voice:
     def fresh(self, request: SayRequest, received: float) -> bool:
         """Whether a request is recent enough to say: made at most `MAX_AGE_S` ago by its own
         `time` (allowing `CLOCK_SKEW_S` ahead) and by how long it waited here; counted if not."""
-        try:
-            made = datetime.fromisoformat(request.time)
-        except ValueError:
-            raise ContractError(f"say: time {request.time[:80]!r} is not RFC 3339") from None
-        if made.tzinfo is None:
-            raise ContractError(f"say: time {request.time[:80]!r} has no UTC offset")
-        age = (datetime.now(UTC) - made).total_seconds()
+        age = request.age_s()  # its time is a UTC time: `SayRequest.validate` checked it
         if age < -CLOCK_SKEW_S:
             self.node.count("say_future")
             self.node.log.warning(
