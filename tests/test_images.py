@@ -198,3 +198,7 @@ def test_the_installed_classifier_reads_its_model_from_package_data(wheel, tmp_p
     info = json.loads(result.stdout)
     assert info["model"] == model.name
     assert info["labels"]
+    # The largest image stays lean: OpenCV (150 MB) is the camera's, not the classifier's.
+    code = "import importlib.util; print(importlib.util.find_spec('cv2'))"
+    found = run(scantalk.parent / "python", "-c", code)
+    assert found.stdout.strip() == "None"
