@@ -13,6 +13,7 @@ import dataclasses
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,7 +47,8 @@ class Number:
     def __call__(self, text: str) -> int | float:
         value = self.kind(text)
         if (
-            not math.isfinite(value)
+            abs(value) > sys.float_info.max  # a whole number past float's range: no isfinite
+            or not math.isfinite(value)
             or (self.low is not None and value < self.low)
             or (self.high is not None and value > self.high)
         ):

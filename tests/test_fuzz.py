@@ -199,6 +199,10 @@ OVERFLOWING_SCAN = (
     .replace(b'"confidence": 0.5', b'"confidence": 1' + b"0" * 400)
 )
 """A valid scan but for its confidence: an integer past the largest float."""
+HUGE_STABLE_FRAMES = (
+    b'{"schema": "scantalk.classifier-config/1", "stable_frames": 1' + b"0" * 400 + b"}"
+)
+"""A whole number past the largest float, where the setting wants one: a number, not a crash."""
 
 
 def fields(heard: Heard) -> dict[str, Any]:
@@ -410,6 +414,7 @@ def test_hostile_payloads_leave_every_node_working(lane: Lane) -> None:
     @example(message=(T.scan, OVERFLOWING_SCAN, []))
     @example(message=(T.say, b"[" * 50_000 + b"]" * 50_000, []))
     @example(message=(T.classifier_config, b"\xff\xfe\x00", []))
+    @example(message=(T.classifier_config, HUGE_STABLE_FRAMES, []))
     @example(message=(T.frame, b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, [("width", "x")]))
     def send(message: Sent) -> None:
         nonlocal owed_scans

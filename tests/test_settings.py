@@ -54,6 +54,7 @@ def test_numbers_are_parsed_as_numbers_and_flags_win():
         (Settings, "SCANTALK_DISCOVERY_PREFIX", "home/+/assistant"),
         (CameraSettings, "SCANTALK_CAMERA_FPS", "0"),
         (CameraSettings, "SCANTALK_CAMERA_FPS", "nan"),
+        (ClassifierSettings, "SCANTALK_STABLE_FRAMES", "1" + "0" * 400),  # past float's range
         (CameraSettings, "SCANTALK_CAMERA_ROI", "0,0,0.001,0.5"),
         (BridgeSettings, "SCANTALK_BRIDGE_STATIONS", "lane/1"),
         (BridgeSettings, "SCANTALK_BRIDGE_SHARE_GROUP", "a/b"),
