@@ -320,13 +320,18 @@ def test_a_node_with_a_wrong_password_says_so_while_it_retries(edge, tmp_path):
         process.wait(30)
 
 
-def test_a_command_with_a_wrong_password_fails_at_once_and_says_why(edge, tmp_path):
-    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_USERNAME="bridge",
-                    SCANTALK_MQTT_PASSWORD="not-the-password")  # fmt: skip
-    done = subprocess.run(
+def discovery_as(edge, tmp_path, user: str, password: str) -> subprocess.CompletedProcess[str]:
+    """`scantalk discovery`, a command that publishes, logged in as `user`."""
+    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_USERNAME=user,
+                    SCANTALK_MQTT_PASSWORD=password)  # fmt: skip
+    return subprocess.run(
         [sys.executable, "-m", "scantalk", "discovery"], env=env, capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
+
+
+def test_a_command_with_a_wrong_password_fails_at_once_and_says_why(edge, tmp_path):
+    done = discovery_as(edge, tmp_path, "bridge", "not-the-password")
     assert done.returncode == 1
     assert "refused bridge: Not authorized" in done.stderr
 
@@ -334,12 +339,7 @@ def test_a_command_with_a_wrong_password_fails_at_once_and_says_why(edge, tmp_pa
 def test_a_command_the_acl_refuses_says_so(edge, tmp_path):
     # checkout may read the lane, not publish Home Assistant's configs: the broker acknowledges
     # the publish with "not authorized", and the command must not report success.
-    env = voice_env(edge, tmp_path, "lane-1", SCANTALK_MQTT_USERNAME="checkout",
-                    SCANTALK_MQTT_PASSWORD=PASSWORDS["checkout"])  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "scantalk", "discovery"], env=env, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
+    done = discovery_as(edge, tmp_path, "checkout", PASSWORDS["checkout"])
     assert done.returncode == 1
     assert "refused checkout a message on homeassistant/" in done.stderr
     assert "0x87" in done.stderr
