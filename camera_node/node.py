@@ -118,7 +118,7 @@ class Camera:
         scan = Scan.from_json(message.payload)
         # Another station's scan would keep (and publish as ours) a snapshot of our frame.
         Refused.check_station(scan.station, message.topic, "scan")
-        jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id, scan.time)
+        jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id)
         if jpeg is None:
             self.node.count("snapshots_missing")
             return

@@ -53,10 +53,9 @@ class Snapshots:
             if len(self._recent) > RECENT_FRAMES:
                 self._recent.popitem(last=False)
 
-    def keep_for(self, scan_id: str, frame_id: str, scanned_at: str = "") -> bytes | None:
+    def keep_for(self, scan_id: str, frame_id: str) -> bytes | None:
         """Write the scan's frame to disk (a bounded ring, oldest arrival out first); None if
-        unknown. `scanned_at` is not used: a scan's time is what its sender says."""
-        del scanned_at
+        unknown. Not the scan's time: that is what its sender says."""
         with self._lock:
             jpeg = self._recent.get(frame_id)
             if jpeg is None:
