@@ -76,7 +76,10 @@ class Reading:
     similarity: np.ndarray
     """Per taught item: cosine similarity of the frame's features to its closest prototype."""
     top: list[Guess]
-    """The model's most likely labels, best first, for the prediction and the alternatives."""
+    """The model's most likely labels, best first, for the prediction."""
+    candidates: list[Guess]
+    """The most likely of the labels that are items, best first: a scan's alternatives. A
+    "nothing there" class or a `hand` is never one."""
 
 
 @dataclass(frozen=True)

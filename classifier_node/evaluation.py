@@ -126,7 +126,9 @@ def evaluate(
     """Every row of `scenes.csv`, each in `stagings` test stagings."""
     table = rows()
     with tempfile.TemporaryDirectory() as data_dir:
-        lane = Model(model.model_dir, threads=_threads(model), data_dir=Path(data_dir))
+        lane = Model(
+            model.model_dir, threads=_threads(model), data_dir=Path(data_dir), hints=model.hints
+        )
         teach_s = teach_items(lane, [r for r in table if r["role"] == "taught"]) if taught else None
         outcomes, latencies = [], []
         stages = [

@@ -48,10 +48,7 @@ restarts), whatever the settings' own bounds: a change below one turns a safety 
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
-        self.model = Model(
-            settings.model_dir, settings.inference_threads, settings.data_dir,
-            max_bytes=settings.frame_max_bytes, max_side=settings.frame_max_side,
-        )  # fmt: skip
+        self.model = Model.of_lane(settings)
         self.decider = ScanDecider(settings.thresholds)
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
@@ -63,6 +60,8 @@ class Classifier:
             len(self.model.prototypes.labels), "" if self.model.can_learn else ", cannot learn",
             self.model.preprocessing.describe(), self.decider.thresholds,
         )  # fmt: skip
+        log = node.log.info if self.model.sees_empty_counter else node.log.warning
+        log("an empty counter is seen %s", self.model.empty_counter)
         # Only the newest frame matters: a slow inference drops older frames, never queues them.
         node.subscribe(node.topics.frame, self.on_frame, delivery=Delivery.LATEST)
         node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
@@ -100,7 +99,7 @@ class Classifier:
         if verdict is UNSURE_PROMPT:
             self.say(render("unsure", self.language), kind=SayKind.PROMPT)
         elif verdict:
-            alternatives = [g for g in reading.top if g.label != verdict.label]
+            alternatives = [g for g in reading.candidates if g.label != verdict.label]
             self.announce(verdict, alternatives, info.frame_id)
 
     def on_taught(self, message: Message) -> None:

@@ -56,7 +56,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 def info(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     from classifier_node.model import Model
 
-    model = Model(args.model_path, settings.inference_threads, settings.data_dir)
+    model = Model.of_lane(settings, args.model_path)
     print(json.dumps(model.describe(), indent=2))
     return 0
 
@@ -65,7 +65,7 @@ def evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     from classifier_node.evaluation import evaluate, evaluate_photos, report
     from classifier_node.model import Model
 
-    model = Model(args.model_path or settings.model_dir, settings.inference_threads)
+    model = Model.of_lane(settings, args.model_path, taught=False)
     if args.photos:
         result = evaluate_photos(model, args.photos, settings.thresholds)
     else:
@@ -102,7 +102,7 @@ def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
         print("teach: give photos or --from-camera (one of them)", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
+    model = Model.of_lane(settings)
     if args.from_camera:
         images = _camera_photos(settings, model, args.count)
     else:
@@ -134,7 +134,7 @@ def forget(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     from classifier_node.model import Model
     from classifier_node.teaching import forget
 
-    model = Model(settings.model_dir, settings.inference_threads, settings.data_dir)
+    model = Model.of_lane(settings)
     if not forget(model, args.label):
         taught = ", ".join(model.prototypes.labels) or "none"
         print(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scantalk.settings import NON_EMPTY, Number, Settings, setting
+from scantalk.settings import NON_EMPTY, YES_NO, Number, Settings, setting
 
 if TYPE_CHECKING:
     from classifier_node.decision import Thresholds
@@ -17,6 +17,19 @@ in scantalk/broker.conf and mosquitto/edge.conf), which a 4096x4096 frame at JPE
 (about 15 MiB) still fits."""
 FRAME_MAX_SIDE = 4096
 """Largest width or height of a frame the classifier decodes, in pixels."""
+
+
+@dataclass(frozen=True)
+class InputHints:
+    """What a model's own files cannot say about its input, for the kinds that leave it open
+    (Azure Machine Learning's AutoML exports)."""
+
+    resize: int | None = None
+    """AutoML's `valid_resize_size`: the shorter side before the centre crop; unset, the
+    documented default (256) for the documented default crop (224)."""
+    onnx_normalization: bool = False
+    """The export was made with `enable_onnx_normalization`: its graph normalises, and it takes
+    RGB 0-255."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +58,24 @@ class ClassifierSettings(Settings):
         Number(int, 64, 16384),
         "largest frame width or height decoded, in pixels, read from the image header first",
     )
+    model_resize: int | None = setting(
+        None,
+        Number(int, 16, 4096),
+        "AutoML models: the valid_resize_size they were trained with (unset: 256 for a 224 crop)",
+    )
+    model_onnx_normalization: bool = setting(
+        False,
+        YES_NO,
+        "AutoML models: exported with enable_onnx_normalization (they take RGB 0-255)",
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"
     )
+
+    @property
+    def input_hints(self) -> InputHints:
+        return InputHints(self.model_resize, self.model_onnx_normalization)
 
     @property
     def thresholds(self) -> Thresholds:

@@ -1,7 +1,10 @@
 """The product catalog: what each model label is called, its PLU code, and whether it is announced.
 
-`catalog.csv` sits beside a model's `labels.txt` (and beside a lane's taught items), one row
-per label: `label,plu,announce,name_en,name_de,…` (a `name_<language>` column per language).
+`catalog.csv` sits beside a model's labels (and beside a lane's taught items), one row per
+label: `label,plu,announce,name_en,name_de,…` (a `name_<language>` column per language).
+`announce` is `yes` (an item), `no` (never a scan: a hand, "other produce") or `empty`: the
+model's class for "nothing there" (a store's `background`, `empty` …), which, when it leads,
+means the counter is empty.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from scantalk.phrases import base_language
 NOTHING_LABELS = frozenset({"negative"})
 """Labels that mean "nothing there" without any catalog: Azure Custom Vision's built-in
 `Negative` tag ("none of my tags")."""
+EMPTY, NO = "empty", ("no", "false", "0")
+"""`announce` values: the "nothing there" class, and never a scan."""
 
 
 def tidy(label: str) -> str:
@@ -30,6 +35,9 @@ class Product:
     plu: str | None = None
     announce: bool = True
     """False for classes such as `background`, `hand` or `Negative`, which are never a scan."""
+    empty: bool = False
+    """The model's "nothing there" class (`Negative`, a store's `background`): never a scan,
+    and when it leads, the counter is empty whatever crumbs the other labels get."""
     names: dict[str, str] = field(default_factory=dict)
     """Display name per language."""
 
@@ -47,7 +55,7 @@ class Product:
         return {
             "label": self.label,
             "plu": self.plu or "",
-            "announce": "yes" if self.announce else "no",
+            "announce": EMPTY if self.empty else "yes" if self.announce else "no",
             **{f"name_{language}": name for language, name in self.names.items()},
         }
 
@@ -66,10 +74,12 @@ class Catalog:
         products = {}
         for row in rows:
             label = row["label"].strip()
+            announce = (row.get("announce") or "yes").strip().lower()
             products[label] = Product(
                 label=label,
                 plu=(row.get("plu") or "").strip() or None,
-                announce=(row.get("announce") or "yes").strip().lower() not in ("no", "false", "0"),
+                announce=announce not in (EMPTY, *NO),
+                empty=announce == EMPTY,
                 names={
                     key.removeprefix("name_"): value.strip()
                     for key, value in row.items()
@@ -91,9 +101,8 @@ class Catalog:
         partial.replace(path)
 
     def get(self, label: str) -> Product:
-        return self.products.get(label) or Product(
-            label, announce=label.lower() not in NOTHING_LABELS
-        )
+        nothing = label.lower() in NOTHING_LABELS
+        return self.products.get(label) or Product(label, announce=not nothing, empty=nothing)
 
     def merged(self, other: Catalog) -> Catalog:
         """This catalog with `other`'s rows taking precedence."""

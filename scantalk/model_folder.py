@@ -1,5 +1,9 @@
-"""A model folder (`model.onnx`, `labels.txt`, optionally `catalog.csv`) and the items a lane
+"""A model folder (`model.onnx`, its labels, optionally `catalog.csv`) and the items a lane
 has taught on top of it, read in one place.
+
+Labels are `labels.txt`, one per line (Azure Custom Vision exports, our own models), or
+`labels.json`, a JSON list indexed by class id (Azure Machine Learning's AutoML image models);
+an AutoML folder to which a `labels.txt` was added by hand is still read as AutoML's.
 
 The classifier, its evaluation and the voice's warm-up all see a model through this, so what
 is announced, and under which name, cannot differ between them.
@@ -11,6 +15,7 @@ data (read-only in an image), and a lane's items must survive a model update.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from scantalk.settings import SettingError
 
 PROTOTYPES = "prototypes.npz"
 CATALOG = "catalog.csv"
+LABELS_TXT, LABELS_JSON = "labels.txt", "labels.json"
 
 
 @dataclass(frozen=True)
@@ -31,21 +37,42 @@ class ModelFolder:
     taught: tuple[str, ...] = ()
     """Labels taught on this lane, in the order of their catalog rows."""
     taught_dir: Path | None = None
+    labels_file: str = LABELS_TXT
+    """Where the labels came from: `labels.json` marks an AutoML model."""
 
     @classmethod
     def open(cls, path: Path, data_dir: Path | None = None) -> ModelFolder:
         """Read a folder, and with `data_dir` the items taught on top of it; a folder that lacks
         the model or its labels stops the node at start."""
-        if not (path / "model.onnx").is_file() or not (path / "labels.txt").is_file():
-            raise cls.unusable(path, "a directory holding model.onnx and labels.txt")
-        lines = (path / "labels.txt").read_text(encoding="utf-8").splitlines()
-        labels = tuple(line.strip() for line in lines if line.strip())
+        labels_file = next((n for n in (LABELS_JSON, LABELS_TXT) if (path / n).is_file()), None)
+        if not (path / "model.onnx").is_file() or labels_file is None:
+            raise cls.unusable(
+                path, f"a directory holding model.onnx and {LABELS_TXT} or {LABELS_JSON}"
+            )
+        labels = cls._labels(path, labels_file)
         catalog = Catalog.load(path / CATALOG)
         if data_dir is None:
-            return cls(path, labels, catalog)
+            return cls(path, labels, catalog, labels_file=labels_file)
         taught_dir = data_dir / "taught" / path.resolve().name
         taught = Catalog.load(taught_dir / CATALOG)
-        return cls(path, labels, catalog.merged(taught), tuple(taught.products), taught_dir)
+        return cls(
+            path, labels, catalog.merged(taught), tuple(taught.products), taught_dir, labels_file
+        )
+
+    @classmethod
+    def _labels(cls, path: Path, labels_file: str) -> tuple[str, ...]:
+        text = (path / labels_file).read_text(encoding="utf-8")
+        if labels_file == LABELS_TXT:
+            return tuple(line.strip() for line in text.splitlines() if line.strip())
+        try:
+            labels = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise cls.unusable(path, f"{LABELS_JSON} that is JSON ({exc})") from exc
+        if not isinstance(labels, list) or not all(
+            isinstance(label, str) and label.strip() for label in labels
+        ):
+            raise cls.unusable(path, f"{LABELS_JSON} holding a list of label names")
+        return tuple(label.strip() for label in labels)
 
     @staticmethod
     def unusable(path: Path, expected: str) -> SettingError:
@@ -70,6 +97,11 @@ class ModelFolder:
         """Per label: is it ever a scan? `background`, `hand` or `Negative` count as "nothing
         there"."""
         return tuple(product.announce for product in self.products)
+
+    @property
+    def empty(self) -> tuple[bool, ...]:
+        """Per label: is it the model's "nothing there" class (`Negative`, `background`)?"""
+        return tuple(product.empty for product in self.products)
 
     @property
     def items(self) -> tuple[Product, ...]:

@@ -15,7 +15,7 @@ THRESHOLDS = Thresholds(
 
 def reading(share: tuple[float, float, float], presence: float, potato: float = 0.2) -> Reading:
     """A frame: shares of the built-in labels, presence, and similarity to a taught potato."""
-    return Reading(LABELS, np.array(share), presence, ("potato",), np.array([potato]), [])
+    return Reading(LABELS, np.array(share), presence, ("potato",), np.array([potato]), [], [])
 
 
 BANANA = reading((0.97, 0.02, 0.01), 0.8)
