@@ -175,8 +175,6 @@ class Model:
             else Kind.PROBABILITIES
         )  # fmt: skip
         self.preprocessing = self._preprocessing(model_input.shape[2:4])
-        self._scale = np.array(self.preprocessing.scale, np.float32)[:, None, None]
-        self._offset = np.array(self.preprocessing.offset, np.float32)[:, None, None]
         self.output = self.map_output or self._probability_output(model_dir, outputs)
         features = outputs.get(FEATURES)
         self.features_output = FEATURES if features and features.type == "tensor(float)" else None
@@ -309,8 +307,8 @@ class Model:
         if p.bgr:
             crop = crop[:, :, ::-1]
         tensor = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)
-        tensor *= self._scale
-        tensor += self._offset
+        tensor *= np.array(p.scale, np.float32)[:, None, None]
+        tensor += np.array(p.offset, np.float32)[:, None, None]
         return tensor[None]
 
     def run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

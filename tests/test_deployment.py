@@ -541,3 +541,16 @@ def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_lo
 
 def test_the_example_settings_name_the_version_the_modules_are_built_as():
     assert dotenv_values(CHECKOUT / ".env.example")["SCANTALK_VERSION"] == VERSION
+
+
+def test_the_runtime_is_iot_edge_1_6_lts_with_the_schemas_it_reads():
+    """1.5 LTS was serviced until 10 November 2026; 1.6 LTS until 14 November 2028. edgeAgent
+    1.6 reads schema versions up to 1.1, edgeHub 1.0 to 1.3 (Azure/iotedge)."""
+    agent, hub = desired(template()), desired(template(), "$edgeHub")
+    images = {name: module["settings"]["image"] for name, module in agent["systemModules"].items()}
+    assert images == {
+        "edgeAgent": "mcr.microsoft.com/azureiotedge-agent:1.6",
+        "edgeHub": "mcr.microsoft.com/azureiotedge-hub:1.6",
+    }
+    assert (agent["schemaVersion"], hub["schemaVersion"]) == ("1.1", "1.2")
+    assert "1.6 LTS" in (CHECKOUT / "README.md").read_text()
