@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from scantalk.scene import TUXPAINT_STAMPS
 from scantalk.settings import BUILT_IN_MODELS
-from testbench.custom_vision import build
+from testbench.custom_vision import AUTOML, build
 
 
 def scantalk(*args: str) -> str:
@@ -69,5 +70,19 @@ def test_eval_of_your_own_labelled_photos(tmp_path):
         (tmp_path / label).mkdir()
         (tmp_path / label / "a.png").symlink_to(TUXPAINT_STAMPS / photo)
     text = scantalk("model", "eval", "--photos", str(tmp_path))
+    assert "known items announced correctly: 100.0%" in text
+    assert "empty counter and non-produce announced: 0" in text
+
+
+@pytest.mark.parametrize("layout", ["classic", "automl"])
+def test_eval_of_labelled_photos_works_on_a_store_model_of_either_export(tmp_path, layout):
+    nothing = "Negative" if layout == "classic" else "background"
+    folder = build(tmp_path / "model", layout=layout, labels=["cat", "dog", nothing])
+    (folder / "catalog.csv").write_text(f"label,plu,announce\n{nothing},,empty\n")
+    cat = (0, 0, 255) if layout != AUTOML else (255, 0, 0)  # channel 0: BGR's blue, RGB's red
+    for label, colour in [("cat", cat), ("nothing", (200, 200, 200))]:
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        Image.new("RGB", (64, 48), colour).save(tmp_path / "photos" / label / "a.png")
+    text = scantalk("model", "eval", str(folder), "--photos", str(tmp_path / "photos"))
     assert "known items announced correctly: 100.0%" in text
     assert "empty counter and non-produce announced: 0" in text
