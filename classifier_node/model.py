@@ -30,6 +30,7 @@ import io
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,18 @@ class Preprocessing:
         offset = tuple(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True))
         return cls(crop, crop, False, "0-1, ImageNet mean/std", scale, offset, crop / resize)  # type: ignore[arg-type]
 
+    @cached_property
+    def _channels(self) -> tuple[np.ndarray, np.ndarray]:
+        """`scale` and `offset` shaped for a [3, H, W] tensor, made once, not per frame."""
+        shaped = np.array([self.scale, self.offset], np.float32)[:, :, None, None]
+        return shaped[0], shaped[1]
+
+    def normalise(self, tensor: np.ndarray) -> None:
+        """Scale a [3, H, W] tensor of 0-255 values in place."""
+        scale, offset = self._channels
+        tensor *= scale
+        tensor += offset
+
     def describe(self) -> str:
         order = "BGR" if self.bgr else "RGB"
         kept = "shorter side" if self.crop == 1 else f"centre {self.crop:.1%} of the shorter side"
@@ -180,9 +193,13 @@ class Model:
         self.features_output = FEATURES if features and features.type == "tensor(float)" else None
         self.prototypes = Prototypes.empty()
         self.reload_taught()
-        self.blank_presence = self.read(np.full((96, 128, 3), BLANK_GREY, np.uint8)).presence
+
+    @cached_property
+    def blank_presence(self) -> float:
         """What the model's items hold of a bare grey frame: near 1, an empty counter looks
-        like an item to it unless it has a "nothing there" class."""
+        like an item to it unless it has a "nothing there" class. One inference, only when
+        asked (the node's start, `model info`)."""
+        return self.read(np.full((96, 128, 3), BLANK_GREY, np.uint8)).presence
 
     @classmethod
     def of_lane(
@@ -307,8 +324,7 @@ class Model:
         if p.bgr:
             crop = crop[:, :, ::-1]
         tensor = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)
-        tensor *= np.array(p.scale, np.float32)[:, None, None]
-        tensor += np.array(p.offset, np.float32)[:, None, None]
+        p.normalise(tensor)
         return tensor[None]
 
     def run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -375,6 +391,11 @@ class Model:
         return [Guess(self.labels[i], round(float(probabilities[i]), 4)) for i in order[:top]]
 
     @property
+    def empty_labels(self) -> list[str]:
+        """The model's "nothing there" classes."""
+        return [label for label, empty in zip(self.labels, self.empty, strict=True) if empty]
+
+    @property
     def sees_empty_counter(self) -> bool:
         """Whether the model can tell an empty counter: by its "nothing there" class, or by
         putting little probability on items when there are none (our produce model)."""
@@ -383,9 +404,8 @@ class Model:
     @property
     def empty_counter(self) -> str:
         """How this model tells an empty counter, for people."""
-        empty = [label for label, is_empty in zip(self.labels, self.empty, strict=True) if is_empty]
-        if empty:
-            return f"when {' or '.join(empty)} leads"
+        if self.empty_labels:
+            return f"when {' or '.join(self.empty_labels)} leads"
         if self.sees_empty_counter:
             return f"when its items hold little probability (a grey frame: {self.blank_presence})"
         return (
@@ -412,9 +432,7 @@ class Model:
             "preprocessing": self.preprocessing.describe(),
             "metadata": dict(meta.custom_metadata_map),
             "labels": self.labels,
-            "empty_labels": [
-                label for label, empty in zip(self.labels, self.empty, strict=True) if empty
-            ],
+            "empty_labels": self.empty_labels,
             "not_items": [
                 label
                 for label, item, empty in zip(self.labels, self.announced, self.empty, strict=True)
