@@ -30,7 +30,10 @@ from scantalk.contract import (
     MAX_ITEMS,
     MAX_TEXT,
     AckStatus,
+    Answer,
+    Candidate,
     ClassifierConfig,
+    DecidedBy,
     FrameInfo,
     Guess,
     InventoryAck,
@@ -38,6 +41,7 @@ from scantalk.contract import (
     NodeName,
     Payload,
     Prediction,
+    Question,
     SayKind,
     SayRequest,
     Scan,
@@ -85,7 +89,15 @@ LIMITS: dict[type, dict[str, Schema]] = {
         "frame_id": {"maxLength": 128},
         "confidence": {"minimum": 0, "maximum": 1},
         "station": {"pattern": STATION_PATTERN},
+        "question_id": _ID,
     },
+    Question: {
+        "question_id": _ID,
+        "station": {"pattern": STATION_PATTERN},
+        "candidates": {"minItems": 1, "maxItems": Question.MAX_CANDIDATES},
+    },
+    Candidate: {"key": {"minimum": 1, "maximum": Question.MAX_CANDIDATES}},
+    Answer: {"question_id": _ID, "choice": _ID, "source": {"minLength": 1, "maxLength": 64}},
     # Checked once stripped of surrounding white space: not blank, and short.
     SayRequest: {"text": {"minLength": 1, "maxLength": SayRequest.MAX_TEXT, "pattern": r"\S"}},
     ClassifierConfig: {
@@ -291,6 +303,19 @@ def _scan() -> Scan:
     )
 
 
+def _question() -> Question:
+    return Question(
+        question_id="0d7c5b9e-6a41-4f3e-a2b8-9e4c1f7d3a25",
+        station=EXAMPLE_STATION,
+        candidates=[
+            Candidate("lemon", "Lemon", "4053", 1),
+            Candidate("lime", "Lime", "4048", 2),
+        ],
+        expires_at="2026-11-26T09:00:08.000Z",
+        time=EXAMPLE_TIME,
+    )
+
+
 @dataclass(frozen=True)
 class Example:
     """A message example: a real payload object, so it is valid by construction."""
@@ -331,6 +356,36 @@ def examples() -> dict[type[Payload], list[Example]]:
             TaughtChange(station, "sourdough", TaughtAction.TAUGHT, "produce", photos=5, time=time),
         ),
         Example("banana", "A banana, PLU 4011", scan),
+        Example(
+            "lemon-or-lime",
+            "Not sure between lemon and lime: the shopper is asked",
+            _question(),
+        ),
+        Example(
+            "lime",
+            "The shopper pressed 2 on the keypad",
+            Answer(_question().question_id, station, "lime", "keypad", time=time),
+        ),
+        Example(
+            "none",
+            "Home Assistant's \"none of these\" button",
+            Answer(_question().question_id, station, None, "homeassistant", time=time),
+        ),
+        Example(
+            "lime",
+            "The lime the shopper chose",
+            dataclasses.replace(
+                scan,
+                scan_id="b8e1d0f4-2a6c-4f7e-8d3b-1c9a5e7f2d60",
+                label="lime",
+                display_name="Lime",
+                plu="4048",
+                confidence=0.41,
+                alternatives=[Guess("lemon", 0.46)],
+                decided_by=DecidedBy.SHOPPER,
+                question_id=_question().question_id,
+            ),
+        ),
         Example(
             "banana",
             "Announce the banana",
@@ -467,10 +522,27 @@ def channels() -> list[Channel]:
                 1),
              Op("cameraReceivesScan", "receive", "The camera publishes the scan's "
                 "snapshot.", 1))),
+        Channel("classifierQuestion", address(ANY.question), "Question", "Questions",
+            "The lane is not sure, and asks the shopper among at most three candidates, best "
+            "first, each with its key. Not retained: a question is about the item on the "
+            "scale now.",
+            (Op("classifierPublishesQuestion", "send", "When a placement's evidence is held "
+                "by two or three candidates and none is certain.", 1),
+             Op("checkoutReceivesQuestion", "receive", "A checkout system, a keypad reader or "
+                "Home Assistant shows the candidates and sends the shopper's answer.", 1))),
+        Channel("shopperAnswer", address(ANY.answer), "Answer", "Answers",
+            "The shopper's answer to the open question: one of the offered labels, or null "
+            "for none of these. A chosen item becomes one scan (`decided_by` `shopper`). An "
+            "answer to a closed or unknown question, with a label not offered, or for another "
+            "station is refused and counted (`rejected_<reason>` in the classifier's stats).",
+            (Op("checkoutPublishesAnswer", "send", "The checkout system, a keypad reader or "
+                "Home Assistant's buttons.", 1),
+             Op("classifierReceivesAnswer", "receive", "The classifier takes the first answer "
+                "to its open question.", 1))),
         Channel("voiceSay", address(ANY.say), "SayRequest", "Speech requests",
             "Something to say out loud.",
-            (Op("classifierPublishesSay", "send", "One per scan, and prompts such as "
-                "\"not sure\".", 1),
+            (Op("classifierPublishesSay", "send", "One per scan, earcons, questions, and "
+                "prompts such as \"not sure\".", 1),
              Op("voiceReceivesSay", "receive", "The voice says requests in order; one that "
                 "waited over 10 s is not said.", 1),
              Op("bridgeReceivesSay", "receive", "The bridge watches that speech follows "

@@ -114,6 +114,14 @@ class Topics:
         return self._t("voice", "repeat")
 
     @property
+    def question(self) -> str:
+        return self._t("classifier", "question")
+
+    @property
+    def answer(self) -> str:
+        return self._t("shopper", "answer")
+
+    @property
     def inventory_ack(self) -> str:
         return self._t("inventory", "ack")
 
@@ -321,6 +329,28 @@ class TaughtChange(Payload):
     time: str = field(default_factory=now_rfc3339)
 
 
+class DecidedBy(StrEnum):
+    """Who named a scan's item."""
+
+    LANE = "lane"
+    """The lane was sure of it and announced it."""
+    SHOPPER = "shopper"
+    """The shopper chose it, answering the lane's question."""
+
+
+def _check_time(schema: str, name: str, value: str) -> None:
+    try:  # a real UTC time: its age decides what is still worth doing
+        if datetime.fromisoformat(value).tzinfo is None:
+            raise ValueError(value)
+    except ValueError as exc:
+        raise ContractError(f"{schema}: {name} {value[:80]!r} is not RFC 3339") from exc
+
+
+def _check_id(schema: str, name: str, value: str | None) -> None:
+    if value is not None and not 1 <= len(value) <= 128:
+        raise ContractError(f"{schema}: {name} must be 1-128 characters")
+
+
 @dataclass(frozen=True)
 class Scan(Payload):
     """An item was recognised and stayed in view (`…/scan`, QoS 1): the product's event."""
@@ -340,8 +370,12 @@ class Scan(Payload):
     alternatives: list[Guess]
     """The next most likely labels."""
     time: str = field(default_factory=now_rfc3339)
+    decided_by: DecidedBy = DecidedBy.LANE
+    question_id: str | None = None
+    """The question the shopper answered, when `decided_by` is `shopper`."""
 
     def validate(self) -> None:
+        _check_id(self.SCHEMA, "question_id", self.question_id)
         for name in ("scan_id", "label", "display_name", "model", "frame_id"):
             if len(getattr(self, name)) > 128 or (name != "frame_id" and not getattr(self, name)):
                 raise ContractError(f"{self.SCHEMA}: {name} must be 1-128 characters")
@@ -368,6 +402,73 @@ class Scan(Payload):
         return scan_id.encode("utf-8", "replace").decode()
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One item a question offers, with the key that chooses it."""
+
+    label: str
+    display_name: str
+    plu: str | None
+    key: int
+    """1, 2 or 3: the first candidate is the likeliest."""
+
+
+@dataclass(frozen=True)
+class Question(Payload):
+    """The lane is not sure, and asks the shopper (`…/classifier/question`, QoS 1).
+
+    At most three candidates, best first. Answer on `…/shopper/answer` before `expires_at`.
+    A question closes when it is answered, when it expires, and when its item is taken away or
+    another one placed: an answer after that is refused.
+    """
+
+    SCHEMA: ClassVar[str] = "scantalk.question/1"
+    question_id: str
+    station: str
+    candidates: list[Candidate]
+    expires_at: str
+    """When the lane stops waiting for an answer."""
+    time: str = field(default_factory=now_rfc3339)
+
+    MAX_CANDIDATES: ClassVar[int] = 3
+
+    def validate(self) -> None:
+        _check_id(self.SCHEMA, "question_id", self.question_id)
+        if not 1 <= len(self.candidates) <= self.MAX_CANDIDATES:
+            raise ContractError(f"{self.SCHEMA}: 1-{self.MAX_CANDIDATES} candidates")
+        if [c.key for c in self.candidates] != list(range(1, len(self.candidates) + 1)):
+            raise ContractError(f"{self.SCHEMA}: candidates' keys must be 1, 2, 3 in order")
+        if len({c.label for c in self.candidates}) != len(self.candidates):
+            raise ContractError(f"{self.SCHEMA}: a label is offered twice")
+        for name in ("time", "expires_at"):
+            _check_time(self.SCHEMA, name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Answer(Payload):
+    """The shopper's answer to a question (`…/shopper/answer`, QoS 1): from the checkout
+    system, a keypad reader or Home Assistant.
+
+    A chosen item becomes one scan, `decided_by` `shopper`. An answer to a closed or unknown
+    question, with a label that was not offered, or for another station is refused.
+    """
+
+    SCHEMA: ClassVar[str] = "scantalk.answer/1"
+    question_id: str
+    station: str
+    choice: str | None
+    """One of the offered labels, or null for "none of these"."""
+    source: str
+    """Who answered: `keypad`, `checkout`, `homeassistant`, or a name of your own."""
+    time: str = field(default_factory=now_rfc3339)
+
+    def validate(self) -> None:
+        _check_id(self.SCHEMA, "question_id", self.question_id)
+        _check_id(self.SCHEMA, "choice", self.choice)
+        if not 1 <= len(self.source) <= 64:
+            raise ContractError(f"{self.SCHEMA}: source must be 1-64 characters")
+
+
 class SayKind(StrEnum):
     """How a speech request meets what is being said."""
 
@@ -377,6 +478,19 @@ class SayKind(StrEnum):
     """A prompt to the shopper ("not sure"): waits for what is being said."""
     NOTICE = "notice"
     """A notice ("ready"): waits, too."""
+    QUESTION = "question"
+    """A question to the shopper: the `question` earcon, then the words; waits like a prompt."""
+    EARCON = "earcon"
+    """A short sound, not words: `text` names it (an `Earcon`)."""
+
+
+class Earcon(StrEnum):
+    """The lane's sounds that are not words."""
+
+    DETECTED = "detected"
+    """Something is on the scale: before its name is known."""
+    QUESTION = "question"
+    """A question follows."""
 
 
 @dataclass(frozen=True)
@@ -404,11 +518,10 @@ class SayRequest(Payload):
     def validate(self) -> None:
         if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:
             raise ContractError(f"say: text must be 1-{self.MAX_TEXT} characters")
-        try:  # its age decides whether it is still worth saying: it must be a real UTC time
-            if datetime.fromisoformat(self.time).tzinfo is None:
-                raise ValueError(self.time)
-        except ValueError as exc:
-            raise ContractError(f"say: time {self.time[:80]!r} is not RFC 3339") from exc
+        if self.kind is SayKind.EARCON and self.text not in set(Earcon):
+            raise ContractError(f"say: an earcon is one of {', '.join(Earcon)}")
+        # Its age decides whether it is still worth saying: it must be a real UTC time.
+        _check_time("say", "time", self.time)
 
     def age_s(self) -> float:
         """Seconds since its own `time`, by this machine's clock (negative: dated ahead)."""
@@ -543,10 +656,15 @@ class InventoryRecord(Payload):
     quantity: int = 1
     unit: str = "each"
     record_type: str = "scan"
+    decided_by: DecidedBy = DecidedBy.LANE
+    """`lane` (announced) or `shopper` (chosen, answering `question_id`)."""
+    question_id: str | None = None
 
     @classmethod
     def from_scan(cls, scan: Scan, device_id: str, store_id: str | None = None) -> InventoryRecord:
         return cls(
+            decided_by=scan.decided_by,
+            question_id=scan.question_id,
             store_id=store_id,
             scan_id=scan.scan_id,
             station_id=scan.station,

@@ -14,12 +14,23 @@ PHRASES: dict[str, dict[str, str]] = {
         "unsure": "Not sure, please hold the item still.",
         "startup": "ScanTalk is ready.",
         "nothing": "Nothing scanned yet.",
+        "ask_1": "{a}? Press 1 for {a}, 0 for no.",
+        "ask_2": "{a}, or {b}? Press 1 for {a}, 2 for {b}, 0 for neither.",
+        "ask_3": "{a}, {b}, or {c}? Press 1 for {a}, 2 for {b}, 3 for {c}, 0 for none of these.",
+        "chosen": "{item}.",
+        "lookup": "Please use the checkout's lookup.",
     },
     "de": {
         "item": "{item}",
         "unsure": "Nicht sicher, bitte halten Sie den Artikel ruhig.",
         "startup": "ScanTalk ist bereit.",
         "nothing": "Noch nichts gescannt.",
+        "ask_1": "{a}? Drücken Sie 1 für {a}, 0 für nein.",
+        "ask_2": "{a} oder {b}? Drücken Sie 1 für {a}, 2 für {b}, 0 für keins davon.",
+        "ask_3": "{a}, {b} oder {c}? Drücken Sie 1 für {a}, 2 für {b}, 3 für {c}, "
+        "0 für keins davon.",
+        "chosen": "{item}.",
+        "lookup": "Bitte wählen Sie den Artikel an der Kasse aus.",
     },
 }
 DECIMAL_SEPARATOR = {"de": ","}
@@ -43,6 +54,11 @@ def render(key: str, language: str, **params: object) -> str:
     templates = PHRASES.get(base) or PHRASES["en"]
     spoken = {name: _for_the_ear(value, base) for name, value in params.items()}
     return templates[key].format(**spoken)
+
+
+def question(names: list[str], language: str) -> str:
+    """The spoken question among 1-3 names, best first, each with its key (1, 2, 3; 0: none)."""
+    return render(f"ask_{len(names)}", language, **dict(zip("abc", names, strict=False)))
 
 
 def _for_the_ear(value: object, language: str) -> object:
