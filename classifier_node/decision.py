@@ -10,13 +10,15 @@ Evidence is gathered over the frames of one placement, and two questions are kep
   low); a taught item by the cosine similarity of the frame's features to its closest
   prototype.
 
-A placement whose evidence points at no single item is "not sure", never a guess: the shopper
-hears a wrong name as the truth, and a prompt to hold the item still costs them a second.
+A placement whose evidence points at no single item is never a guess: the shopper hears a
+wrong name as the truth. When two or three candidates hold most of the evidence, the lane asks
+the shopper among them (`Ask`: a question is not a claim); else it says "not sure".
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,14 @@ MARGIN = 0.06
 """How much closer a taught item must be than the next one: two look-alikes are "not sure"."""
 NEAR = 0.15
 """A frame this much below `similarity` to a taught item may still show it (not empty yet)."""
+ASK_PRESENCE = 0.3
+"""Presence a placement needs for a question: below, the model hardly finds its produce likely
+at all (mostly produce it does not know), and "not sure" is the honest answer."""
+ASK_SHARE = 0.8
+"""Share of the evidence the offered candidates must hold together: "most of it"."""
+ASK_MIN_SHARE = 0.1
+"""A candidate with less than this is not offered: it would lengthen the question for little."""
+MAX_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,19 @@ class Reading:
     candidates: list[Guess]
     """The most likely of the labels that are items, best first: a scan's alternatives. A
     "nothing there" class or a `hand` is never one."""
+    features: np.ndarray | None = None
+    """The model's features of the frame, where it has them: what a shopper's answer teaches."""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A placement to ask the shopper about: the candidates, and what a choice would teach."""
+
+    candidates: list[Guess]
+    """1-3 labels, best first, with their share of the evidence."""
+    features: np.ndarray | None
+    """The placement's features (the mean of its frames'), unit length; None: the model has
+    none."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +147,21 @@ class Evidence:
             return UNSURE  # two confident claims: one of them is wrong
         return taught or built_in or UNSURE
 
+    def candidates(self) -> list[Guess]:
+        """The fewest built-in labels, at most three and best first, that hold `ASK_SHARE` of
+        an evidence with `ASK_PRESENCE`; none when no such few exist."""
+        if self.presence < ASK_PRESENCE:
+            return []
+        offered, held = [], 0.0
+        for i in np.argsort(self.share)[::-1][:MAX_CANDIDATES]:
+            if self.share[i] < ASK_MIN_SHARE:
+                break
+            offered.append(Guess(self.labels[i], round(float(self.share[i]), 4)))
+            held += float(self.share[i])
+            if held >= ASK_SHARE:
+                return offered
+        return []
+
 
 def frame_is_empty(reading: Reading, t: Thresholds) -> bool:
     return Evidence.of([reading]).verdict(t) == EMPTY
@@ -138,7 +176,7 @@ class ScanDecider:
     frames, an ambiguous one when more frames make it clear. The same item is not announced
     again within the placement (a banana lying on the scale is one scan, not one per frame);
     another item replacing it is. A placement that stays unrecognised for `unsure_after` frames
-    gets one `UNSURE_PROMPT`.
+    gets one `Ask` when a few candidates hold most of its evidence, else one `UNSURE_PROMPT`.
     """
 
     def __init__(self, thresholds: Thresholds) -> None:
@@ -149,8 +187,19 @@ class ScanDecider:
         self._announced: str | None = None
         self._prompted = False
 
-    def observe(self, reading: Reading) -> Guess | None:
-        """Feed one frame's reading; returns the item when it is a new scan, or
+    @property
+    def placing(self) -> bool:
+        """Whether a placement is under way: something has been on the counter since it was
+        last empty for `stable_frames` frames."""
+        return bool(self._window)
+
+    def chosen(self, label: str) -> None:
+        """The shopper chose `label` for this placement: it is not announced again in it."""
+        if self.placing:
+            self._announced = label
+
+    def observe(self, reading: Reading) -> Guess | Ask | None:
+        """Feed one frame's reading; returns the item when it is a new scan, an `Ask`, or
         `UNSURE_PROMPT`."""
         t = self.thresholds
         if frame_is_empty(reading, t):
@@ -162,11 +211,14 @@ class ScanDecider:
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
         self._window.append(reading)
-        verdict = Evidence.of(list(self._window)).verdict(t)
+        evidence = Evidence.of(list(self._window))
+        verdict = evidence.verdict(t)
         if isinstance(verdict, str):
             self._unsure += 1
             if self._unsure >= t.unsure_after and not self._prompted and not self._announced:
                 self._prompted = True
+                if offered := evidence.candidates():
+                    return Ask(offered, _mean_features(self._window))
                 return UNSURE_PROMPT
             return None
         if len(self._window) < t.stable_frames or verdict.label == self._announced:
@@ -178,3 +230,11 @@ class ScanDecider:
         self._window.clear()
         self._unsure = 0
         self._announced, self._prompted = None, False
+
+
+def _mean_features(readings: Iterable[Reading]) -> np.ndarray | None:
+    rows = [r.features for r in readings if r.features is not None]
+    if not rows:
+        return None
+    mean = np.mean([row / max(float(np.linalg.norm(row)), 1e-12) for row in rows], axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)

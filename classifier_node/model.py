@@ -38,6 +38,7 @@ import onnxruntime as ort
 from PIL import Image, UnidentifiedImageError
 
 from classifier_node.decision import Reading
+from classifier_node.learning import OBSERVATIONS, with_learned
 from classifier_node.prototypes import Prototypes
 from classifier_node.settings import FRAME_MAX_BYTES, FRAME_MAX_SIDE, ClassifierSettings, InputHints
 from scantalk.contract import ContractError, Guess
@@ -155,11 +156,14 @@ class Model:
         max_bytes: int = FRAME_MAX_BYTES,
         max_side: int = FRAME_MAX_SIDE,
         hints: InputHints = NO_HINTS,
+        learned: bool = True,
     ) -> None:
         """`data_dir`: the lane's, where its taught items are; None: the model's labels only.
+        `learned`: also the items learned from shoppers' answers (`classifier_node.learning`).
         `max_bytes`, `max_side`: the largest frame `decode` accepts (`SCANTALK_FRAME_MAX_*`).
         `hints`: what the model's files cannot say (`SCANTALK_MODEL_RESIZE` …)."""
         self.model_dir, self.data_dir, self.hints = model_dir, data_dir, hints
+        self.learned = learned
         self.max_bytes, self.max_side = max_bytes, max_side
         self.folder = ModelFolder.open(model_dir, data_dir)
         self.name, self.labels = self.folder.name, self.folder.labels
@@ -211,7 +215,7 @@ class Model:
             model_dir or settings.model_dir, settings.inference_threads,
             settings.data_dir if taught else None,
             max_bytes=settings.frame_max_bytes, max_side=settings.frame_max_side,
-            hints=settings.input_hints,
+            hints=settings.input_hints, learned=settings.learn_from_answers,
         )  # fmt: skip
 
     def _preprocessing(self, size: list) -> Preprocessing:
@@ -252,13 +256,17 @@ class Model:
         return fits[0].name
 
     def reload_taught(self) -> None:
-        """Read the lane's taught items again (after `scantalk teach` or `forget`)."""
+        """Read the lane's taught items again (after `scantalk teach` or `forget`, or an
+        answer that taught one)."""
         if self.data_dir is None:
             return
         self.folder = ModelFolder.open(self.model_dir, self.data_dir)
         taught_dir = self.folder.taught_dir
         assert taught_dir is not None
-        self.prototypes = Prototypes.load(taught_dir / PROTOTYPES)
+        prototypes = Prototypes.load(taught_dir / PROTOTYPES)
+        if self.learned:
+            prototypes = with_learned(prototypes, taught_dir / OBSERVATIONS)
+        self.prototypes = prototypes
 
     @property
     def can_learn(self) -> bool:
@@ -379,6 +387,7 @@ class Model:
             similarity=similarity,
             top=self.ranked(probabilities),
             candidates=self.ranked(announced, items_only=True),
+            features=features,
         )
 
     def ranked(

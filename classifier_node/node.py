@@ -1,30 +1,40 @@
-"""The classifier node: frames in, predictions out, and a scan plus a speech request per item."""
+"""The classifier node: frames in, predictions out, and a scan plus a speech request per item;
+a question to the shopper when it is not sure, and a scan of the item the shopper chose."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import uuid
 from typing import Any
 
-from classifier_node.decision import UNSURE_PROMPT, ScanDecider, Thresholds
+from classifier_node import learning
+from classifier_node.decision import UNSURE_PROMPT, Ask, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
+from classifier_node.questions import Asked, Questions
 from classifier_node.settings import ClassifierSettings
 from scantalk.contract import (
+    Answer,
+    Candidate,
     ClassifierConfig,
     ContractError,
+    DecidedBy,
+    Earcon,
     FrameInfo,
     Guess,
     NodeName,
     Prediction,
+    Question,
     SayKind,
     SayRequest,
     Scan,
     TaughtChange,
+    now_rfc3339,
 )
 from scantalk.latency import Window
-from scantalk.phrases import render, spoken_language
+from scantalk.phrases import question, render, spoken_language
 from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
@@ -50,6 +60,9 @@ class Classifier:
         self.node, self.settings = node, settings
         self.model = Model.of_lane(settings)
         self.decider = ScanDecider(settings.thresholds)
+        self._deciding = threading.Lock()
+        """Frames feed the decision and answers tell it what was chosen, on two threads."""
+        self.questions = Questions()
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
         self.inference = Window(60)
@@ -66,6 +79,8 @@ class Classifier:
         node.subscribe(node.topics.frame, self.on_frame, delivery=Delivery.LATEST)
         node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
         node.subscribe(node.topics.taught, self.on_taught, qos=1)
+        node.subscribe(node.topics.answer, self.on_answer, qos=1)
+        node.add_worker(self.expire_questions)
         node.on_online(self.publish_config)
         if settings.http_port:
             api = ImageApi(
@@ -95,12 +110,95 @@ class Classifier:
                 reading.top, presence=reading.presence,
             ),
         )  # fmt: skip
-        verdict = self.decider.observe(reading)
-        if verdict is UNSURE_PROMPT:
+        with self._deciding:
+            was_placing = self.decider.placing
+            verdict = self.decider.observe(reading)
+            placing = self.decider.placing
+        if placing and not was_placing:  # before its name is known, the shopper hears it seen
+            self.say(Earcon.DETECTED, kind=SayKind.EARCON)
+        elif was_placing and not placing:
+            self.cancel_question("its item was taken away")
+        if isinstance(verdict, Ask):
+            self.ask(verdict, info.frame_id)
+        elif verdict is UNSURE_PROMPT:
             self.say(render("unsure", self.language), kind=SayKind.PROMPT)
         elif verdict:
+            self.cancel_question("the lane is sure now, or another item was placed")
             alternatives = [g for g in reading.candidates if g.label != verdict.label]
             self.announce(verdict, alternatives, info.frame_id)
+
+    def ask(self, ask: Ask, frame_id: str) -> None:
+        """Ask the shopper among the candidates, each with its key, in the lane's language."""
+        catalog, language = self.model.folder.catalog, self.language
+        offered = ask.candidates
+        while True:  # three long names may not fit one request: ask among fewer
+            names = [catalog.get(g.label).name(language) for g in offered]
+            text = question(names, language)
+            if len(text) <= SayRequest.MAX_TEXT or len(offered) == 1:
+                break
+            offered = offered[:-1]
+        asked = Asked(
+            Question(
+                question_id=str(uuid.uuid4()),
+                station=self.settings.station,
+                candidates=[
+                    Candidate(g.label, name, catalog.get(g.label).plu, key)
+                    for key, (g, name) in enumerate(zip(offered, names, strict=True), 1)
+                ],
+                expires_at=now_rfc3339(self.settings.answer_timeout),
+            ),
+            dataclasses.replace(ask, candidates=offered),
+            frame_id,
+            time.monotonic() + self.settings.answer_timeout,
+        )
+        if self.questions.open(asked):
+            self.node.count("questions_cancelled")
+        self.node.publish(self.node.topics.question, asked.question, qos=1)
+        self.say(text[: SayRequest.MAX_TEXT], kind=SayKind.QUESTION)
+        self.node.count("questions")
+        self.node.log.info(
+            "question %s: %s", asked.question.question_id, ", ".join(g.label for g in offered)
+        )
+
+    def cancel_question(self, why: str) -> None:
+        if cancelled := self.questions.close():
+            self.node.count("questions_cancelled")
+            self.node.log.info("question %s closed: %s", cancelled.question.question_id, why)
+
+    def expire_questions(self, stop: threading.Event) -> None:
+        """Without an answer in time, point the shopper to the checkout's lookup: nothing is
+        recorded."""
+        while not stop.wait(0.2):
+            if expired := self.questions.expired(time.monotonic()):
+                self.node.count("questions_unanswered")
+                self.node.log.info("question %s: no answer", expired.question.question_id)
+                self.say(render("lookup", self.language), kind=SayKind.PROMPT)
+
+    def on_answer(self, message: Message) -> None:
+        """The shopper's answer: the chosen item becomes a scan, confirmed out loud, and the
+        lane learns from it; "none of these" points to the lookup. Refused with a reason
+        (counted in `rejected_<reason>`) when it answers no open question of this lane, or
+        chooses what was not offered."""
+        answer = Answer.from_json(message.payload)
+        Refused.check_station(answer.station, message.topic, "answer")
+        asked = self.questions.take(answer, time.monotonic())
+        self.node.count("answers")
+        if answer.choice is None:
+            self.node.count("answers_none")
+            self.say(render("lookup", self.language), kind=SayKind.PROMPT)
+            return
+        with self._deciding:
+            self.decider.chosen(answer.choice)
+        ranked = asked.ask.candidates
+        chosen = next(g for g in ranked if g.label == answer.choice)
+        others = [g for g in ranked if g is not chosen]
+        self.announce(chosen, others, asked.frame_id, asked.question.question_id)
+        if self.settings.learn_from_answers and self.model.can_learn:
+            before = set(self.model.prototypes.labels)
+            learning.learn(self.model, answer.choice, asked.ask, asked.question.question_id)
+            if answer.choice in set(self.model.prototypes.labels) - before:
+                self.node.count("learned")
+                self.node.log.info("learned %s from shoppers' answers", answer.choice)
 
     def on_taught(self, message: Message) -> None:
         """`scantalk teach`/`forget` changed the lane's items: read them again."""
@@ -113,7 +211,14 @@ class Classifier:
             change.action, change.label, ", ".join(self.model.prototypes.labels) or "none",
         )  # fmt: skip
 
-    def announce(self, guess: Guess, alternatives: list[Guess], frame_id: str) -> None:
+    def announce(
+        self,
+        guess: Guess,
+        alternatives: list[Guess],
+        frame_id: str,
+        question_id: str | None = None,
+    ) -> None:
+        """One scan, and its name out loud; `question_id`: the shopper chose it answering."""
         product = self.model.folder.catalog.get(guess.label)
         station, language = self.settings.station, self.language
         scan = Scan(
@@ -126,11 +231,16 @@ class Classifier:
             model=self.model.name,
             frame_id=frame_id,
             alternatives=alternatives,
+            decided_by=DecidedBy.SHOPPER if question_id else DecidedBy.LANE,
+            question_id=question_id,
         )
         self.node.publish(self.node.topics.scan, scan, qos=1)
-        self.say(render("item", language, item=scan.display_name), scan_id=scan.scan_id)
+        phrase = "chosen" if question_id else "item"
+        self.say(render(phrase, language, item=scan.display_name), scan_id=scan.scan_id)
         self.node.count("scans")
-        self.node.log.info("scan %s: %s (%.2f)", scan.scan_id, scan.label, scan.confidence)
+        self.node.log.info(
+            "scan %s: %s (%.2f, %s)", scan.scan_id, scan.label, scan.confidence, scan.decided_by
+        )
 
     def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
         request = SayRequest(self.settings.station, text, self.language, scan_id, kind)

@@ -48,8 +48,17 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
         "judge them on test scenes composed differently",
     )  # fmt: skip
     parser.add_argument(
+        "--learn", action="store_true",
+        help="also the learning curve: learn from a simulated shopper's answers on as many "
+        "other stagings, then run the test stagings again",
+    )  # fmt: skip
+    parser.add_argument(
         "--stagings", type=int, default=6, help="test stagings per photo (default: 6)"
     )
+    parser.add_argument(
+        "--seed", type=int, default=2026,
+        help="of the stagings (default: 2026, the README's; tune thresholds on another)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="the result as JSON")
 
 
@@ -69,7 +78,10 @@ def evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     if args.photos:
         result = evaluate_photos(model, args.photos, settings.thresholds)
     else:
-        result = evaluate(model, settings.thresholds, taught=args.taught, stagings=args.stagings)
+        result = evaluate(
+            model, settings.thresholds, taught=args.taught, stagings=args.stagings,
+            learn=args.learn, seed=args.seed,
+        )  # fmt: skip
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 

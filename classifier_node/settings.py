@@ -68,6 +68,12 @@ class ClassifierSettings(Settings):
         YES_NO,
         "AutoML models: exported with enable_onnx_normalization (they take RGB 0-255)",
     )
+    answer_timeout: float = setting(
+        8.0, Number(float, 2, 60), "seconds a question waits for the shopper's answer"
+    )
+    learn_from_answers: bool = setting(
+        True, YES_NO, "learn items from shoppers' answers, and announce them once learned"
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"

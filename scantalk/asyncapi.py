@@ -368,7 +368,7 @@ def examples() -> dict[type[Payload], list[Example]]:
         ),
         Example(
             "none",
-            "Home Assistant's \"none of these\" button",
+            'Home Assistant\'s "none of these" button',
             Answer(_question().question_id, station, None, "homeassistant", time=time),
         ),
         Example(

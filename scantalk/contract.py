@@ -15,7 +15,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -45,9 +45,11 @@ class ContractError(ValueError):
     """A payload or topic that does not follow the contract."""
 
 
-def now_rfc3339() -> str:
-    """The current UTC time as RFC 3339 with milliseconds, e.g. `2026-11-25T09:53:00.123Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now_rfc3339(after_s: float = 0) -> str:
+    """The current UTC time (or `after_s` from now) as RFC 3339 with milliseconds, e.g.
+    `2026-11-25T09:53:00.123Z`."""
+    when = datetime.now(UTC) + timedelta(seconds=after_s)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 STATION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
