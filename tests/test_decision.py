@@ -1,11 +1,13 @@
 """One announcement per placement of a known item; nothing, unsure, or two claims are never a
-scan; unknown produce gets one "not sure"."""
+scan; an unsure placement whose evidence a few candidates hold gets one question among them,
+one with faint evidence one "not sure"."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from classifier_node.decision import UNSURE_PROMPT, Reading, ScanDecider, Thresholds
+from classifier_node.decision import UNSURE_PROMPT, Ask, Reading, ScanDecider, Thresholds
+from scantalk.contract import Guess
 
 LABELS = ("banana", "lemon", "orange")
 THRESHOLDS = Thresholds(
@@ -23,6 +25,7 @@ LEMON = reading((0.02, 0.95, 0.03), 0.7)
 EMPTY = reading((0.3, 0.4, 0.3), 0.01)
 UNSURE = reading((0.5, 0.3, 0.2), 0.4)  # produce, but which?
 FAINT_BANANA = reading((0.97, 0.02, 0.01), 0.2)  # unknown produce the model finds banana-ish
+FAINT = reading((0.5, 0.3, 0.2), 0.2)  # something, hardly produce the model knows
 CITRUS = reading((0.05, 0.55, 0.40), 0.6)  # lemon or orange: ambiguous
 POTATO = reading((0.3, 0.4, 0.3), 0.02, potato=0.8)  # unknown to the model, taught on the lane
 POTATO_LIKE_LEMON = reading((0.02, 0.95, 0.03), 0.7, potato=0.8)
@@ -34,11 +37,16 @@ def verdicts(frames, thresholds=THRESHOLDS):
 
 
 def scans(frames, thresholds=THRESHOLDS):
-    return [v.label for v in verdicts(frames, thresholds) if v is not UNSURE_PROMPT]
+    said = verdicts(frames, thresholds)
+    return [v.label for v in said if isinstance(v, Guess) and v is not UNSURE_PROMPT]
 
 
 def prompts(frames):
     return sum(v is UNSURE_PROMPT for v in verdicts(frames))
+
+
+def asks(frames):
+    return [[g.label for g in v.candidates] for v in verdicts(frames) if isinstance(v, Ask)]
 
 
 def test_an_item_held_still_is_one_scan():
@@ -77,14 +85,43 @@ def test_another_item_replacing_it_is_announced():
     assert scans([BANANA] * 5 + [LEMON] * 8) == ["banana", "lemon"]
 
 
-def test_something_unrecognised_for_a_while_gets_one_prompt_per_placement():
-    assert prompts([UNSURE] * (THRESHOLDS.unsure_after - 1)) == 0
-    assert prompts([UNSURE] * 50) == 1
-    assert prompts([UNSURE] * 10 + [EMPTY] * 2 + [UNSURE] * 10) == 2
+def test_something_faint_for_a_while_gets_one_prompt_per_placement():
+    assert prompts([FAINT] * (THRESHOLDS.unsure_after - 1)) == 0
+    assert prompts([FAINT] * 50) == 1
+    assert prompts([FAINT] * 10 + [EMPTY] * 2 + [FAINT] * 10) == 2
+    assert asks([FAINT] * 50 + [FAINT_BANANA] * 50) == []
 
 
-def test_no_prompt_once_the_item_was_announced():
-    assert prompts([BANANA] * 5 + [UNSURE] * 20) == 0
+def test_an_unsure_placement_that_few_candidates_explain_is_one_question():
+    assert asks([UNSURE] * (THRESHOLDS.unsure_after - 1)) == []
+    assert asks([UNSURE] * 50) == [["banana", "lemon"]]  # 0.5 + 0.3 hold most of it
+    assert asks([CITRUS] * 50) == [["lemon", "orange"]]
+    assert asks([UNSURE] * 10 + [EMPTY] * 2 + [CITRUS] * 10) == [
+        ["banana", "lemon"],
+        ["lemon", "orange"],
+    ]
+    assert prompts([UNSURE] * 50) == 0
+
+
+def test_a_question_carries_the_placements_features_to_learn_from():
+    features = np.array([3.0, 4.0])
+    framed = Reading(LABELS, np.array((0.05, 0.55, 0.40)), 0.6, (), np.array([]), [], [], features)
+    decider = ScanDecider(THRESHOLDS)
+    ask = next(v for v in (decider.observe(framed) for _ in range(20)) if v)
+    assert isinstance(ask, Ask)
+    np.testing.assert_allclose(ask.features, [0.6, 0.8], rtol=1e-5)
+
+
+def test_a_choice_is_not_announced_again_in_its_placement():
+    decider = ScanDecider(THRESHOLDS)
+    assert [v for v in (decider.observe(CITRUS) for _ in range(20)) if v]
+    decider.chosen("lemon")
+    assert [decider.observe(LEMON) for _ in range(5)] == [None] * 5
+
+
+def test_no_prompt_or_question_once_the_item_was_announced():
+    assert prompts([BANANA] * 5 + [FAINT] * 20) == 0
+    assert asks([BANANA] * 5 + [UNSURE] * 20) == []
 
 
 def test_a_taught_item_is_announced_though_the_model_does_not_know_it():
@@ -93,7 +130,7 @@ def test_a_taught_item_is_announced_though_the_model_does_not_know_it():
 
 def test_two_confident_claims_are_not_sure_rather_than_a_guess():
     assert scans([POTATO_LIKE_LEMON] * 20) == []
-    assert prompts([POTATO_LIKE_LEMON] * 20) == 1
+    assert len(verdicts([POTATO_LIKE_LEMON] * 20)) == 1
 
 
 def test_thresholds_decide():

@@ -48,12 +48,12 @@ def own(node: NodeName) -> list[str]:
 
 WRITES = {
     "camera": [T.frame, T.snapshot, *own(CAMERA)],
-    "classifier": [T.prediction, T.scan, T.say, T.classifier_config_state, T.taught,
+    "classifier": [T.prediction, T.scan, T.say, T.classifier_config_state, T.taught, T.question,
                    *own(CLASSIFIER)],
     "voice": [T.spoken, *own(VOICE)],
     "bridge": [T.inventory_ack, DISCOVERY, *own(BRIDGE)],
-    "checkout": [T.repeat],
-    "homeassistant": [BIRTH, T.classifier_config, T.repeat],
+    "checkout": [T.repeat, T.answer],
+    "homeassistant": [BIRTH, T.classifier_config, T.repeat, T.answer],
 }  # fmt: skip
 """What each user publishes, from the nodes' code and the contract."""
 ALL = sorted(
@@ -64,7 +64,7 @@ ALL = sorted(
 """Every topic of a station in the contract, and Home Assistant's."""
 READS = {
     "camera": [T.scan, T.classifier_config_state],
-    "classifier": [T.frame, T.classifier_config, T.taught],
+    "classifier": [T.frame, T.classifier_config, T.taught, T.answer],
     "voice": [T.say, T.repeat],
     "bridge": [T.scan, T.say, T.spoken, BIRTH],
     "checkout": [t for t in ALL if t.startswith("scantalk/") and t != T.frame],

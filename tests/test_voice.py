@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from scantalk.contract import SayRequest
+from scantalk.contract import ContractError, Earcon, SayRequest
 from scantalk.phrases import render
 from testbench.bus import wait_online
+from voice_node.earcons import TONES
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
@@ -220,8 +221,41 @@ def test_phrases_exist_in_english_and_german_and_numbers_are_for_the_ear():
 def test_warm_fills_the_cache_so_the_first_scan_is_a_hit(bus, voice_env, start_node):
     warm = [sys.executable, "-m", "scantalk", "voice", "warm"]
     out = subprocess.run(warm, env=voice_env, capture_output=True, text=True, check=True)
-    assert "26 texts in en: 0 already cached, 26 synthesised" in out.stdout  # 23 names, 3 phrases
+    # 23 names, each as an announcement and as a confirmed choice; 4 phrases without a name.
+    assert "50 texts in en: 0 already cached, 50 synthesised" in out.stdout
     start_node("voice", voice_env)
     wait_online(bus, "voice")
     say(bus, "Granny Smith apple")
     assert spoken(bus, "Granny Smith apple")[0]["cache_hit"] is True
+
+
+def test_earcons_sound_at_once_over_words_and_are_never_cooled_down(bus, voice_env, start_node):
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
+    wait_online(bus, "voice")
+    say(bus, LONG, scan_id="s-1")
+    bus.wait_for(SAY, lambda h: h.json()["text"] == LONG)
+    for placed in range(1, 4):  # a new placement each time: each is heard, cooldown or not
+        say(bus, "detected", kind="earcon")
+        chimes = spoken(bus, "detected", count=placed)
+    (words,) = spoken(bus, LONG)
+    assert {c["engine"] for c in chimes} == {"earcon"}
+    assert words["interrupted"] is False, "an earcon cut the words short"
+    assert all(c["duration_ms"] < 150 for c in chimes), "an earcon is shorter than a syllable"
+    with pytest.raises(ContractError, match="earcon"):  # words are not an earcon
+        SayRequest.from_json(SayRequest("lane-1", "Banana", "en", kind="earcon").to_json())
+
+
+def test_a_question_starts_with_its_earcon_and_repeat_asks_it_again(bus, voice_env, start_node):
+    repeat = "scantalk/lane-1/voice/repeat"
+    asked = render("ask_2", "en", a="Lemon", b="Lime")
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
+    wait_online(bus, "voice")
+    say(bus, asked, kind="prompt")
+    (plain,) = spoken(bus, asked)
+    say(bus, asked, kind="question")  # the cooldown holds the same words back...
+    bus.publish(repeat, b"pressed")  # ...but the shopper asked for them again
+    _, question = spoken(bus, asked, count=2)
+    earcon_ms = 1000 * sum(seconds for _, seconds in TONES[Earcon.QUESTION])
+    assert question["duration_ms"] - plain["duration_ms"] == pytest.approx(earcon_ms, abs=60)
+    samples = array("h", Path(voice_env["SDL_DISKAUDIOFILE"]).read_bytes())
+    assert max(map(abs, samples)) > 3000

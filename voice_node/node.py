@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from scantalk.contract import ContractError, NodeName, SayKind, SayRequest, Spoken
+from scantalk.contract import ContractError, Earcon, NodeName, SayKind, SayRequest, Spoken
 from scantalk.phrases import render
 from scantalk.runtime import HUNG_S, Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
+from voice_node.earcons import earcon_wav
 from voice_node.playback import Player, Utterance
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
@@ -58,8 +59,10 @@ class Voice:
                 "SCANTALK_LANGUAGE", settings.language, "a language espeak-ng speaks"
             )
         self.player = Player(settings.data_dir, settings.voice_cooldown, node.count)
+        self.earcons = {e: earcon_wav(e, settings.data_dir / "earcons") for e in Earcon}
         self.last_words: tuple[SayRequest, float] | None = None
-        """The last item or prompt asked for, and when: what "repeat that" says again."""
+        """The last item, prompt or question asked for, and when: what "repeat that" says
+        again."""
         self.limit = TokenBucket(settings.say_rate, settings.say_burst)
         """Anyone on the bus may ask: a flood must not make the lane chatter, nor churn the
         audio cache. Say requests and repeat presses take from the same bucket."""
@@ -89,6 +92,9 @@ class Voice:
             self.node.count("say_limited")
             return
         with self._asking:
+            if request.kind is SayKind.EARCON:
+                self.chime(Earcon(text), message.received)
+                return
             if request.kind is not SayKind.NOTICE:
                 # After "not sure", repeating the item before it would name the wrong item.
                 self.last_words = (request, message.received)
@@ -124,8 +130,10 @@ class Voice:
             if self.last_words and message.received - self.last_words[1] < REPEAT_WITHIN_S:
                 last = self.last_words[0]
                 self.node.count("repeats")
+                # A question is asked again as a question; anything else comes at once.
+                kind = SayKind.QUESTION if last.kind is SayKind.QUESTION else SayKind.ITEM
                 self.speak(
-                    last.text.strip(), last.language, SayKind.ITEM, last.scan_id,
+                    last.text.strip(), last.language, kind, last.scan_id,
                     message.received, repeat=True,
                 )  # fmt: skip
                 return
@@ -155,9 +163,25 @@ class Voice:
             )  # fmt: skip
             self.node.publish(self.node.topics.spoken, spoken)
 
-        if not self.player.submit(Utterance(audio.wav, text, kind, received, done), repeat):
+        lead = self.earcons[Earcon.QUESTION] if kind is SayKind.QUESTION else None
+        utterance = Utterance(audio.wav, text, kind, received, done, lead)
+        if not self.player.submit(utterance, repeat):
             self.node.count("cooldown")
             self.node.log.info("not repeating %r within the cooldown", text)
+
+    def chime(self, earcon: Earcon, received: float) -> None:
+        """An earcon: played at once; its `spoken` (engine `earcon`, the earcon's name as
+        text) tells when the shopper heard that the lane saw something."""
+
+        def done(latency_ms: float, duration_ms: float, _interrupted: bool) -> None:
+            self.node.count("earcons")
+            spoken = Spoken(
+                station=self.settings.station, text=earcon, engine="earcon", cache_hit=True,
+                latency_ms=round(latency_ms, 1), duration_ms=round(duration_ms, 1),
+            )  # fmt: skip
+            self.node.publish(self.node.topics.spoken, spoken)
+
+        self.player.submit(Utterance(self.earcons[earcon], earcon, SayKind.EARCON, received, done))
 
     def say_startup(self, _stop: threading.Event) -> None:
         language = self.settings.language

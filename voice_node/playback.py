@@ -5,7 +5,10 @@ Policy for a request that arrives while something is being said:
   now on the scale, not the one before it;
 - a prompt or notice waits for the current sound to end;
 - of several waiting, only the newest is kept;
-- the same words are not said twice in a row within the cooldown.
+- the same words are not said twice in a row within the cooldown;
+- an earcon is played at once, on its own channel over any words, never waits, never
+  interrupts and is never held back by the cooldown: it only says "the lane saw something";
+- a question is played after its `lead` (the question earcon), as one sound.
 
 On a machine without a sound card the mixer uses SDL's `disk` driver, which writes what it
 plays as raw samples (16-bit signed, mono, 22050 Hz) to `<data dir>/speaker.raw`; one log line
@@ -32,6 +35,8 @@ from scantalk.contract import SayKind
 
 RATE, CHANNELS = 22050, 1
 """espeak-ng's own format (and the one Azure Speech is asked for), so nothing is resampled."""
+WORDS, CHIMES = 0, 1
+"""The mixer's channels: words on one, earcons on the other, so an earcon never cuts words."""
 SOUNDS_IN_MEMORY = 64
 IDLE_CLOSE_S = 3.0
 """Seconds of silence after which the disk audio device is closed."""
@@ -77,6 +82,8 @@ class Utterance:
     """`time.monotonic()` when the request arrived."""
     done: Callable[[float, float, bool], None]
     """Called with latency to first audio (ms), playing time (ms), and whether it was cut short."""
+    lead: Path | None = None
+    """Played just before `wav` (a question's earcon)."""
 
 
 class Player:
@@ -102,6 +109,8 @@ class Player:
         self._sounds: OrderedDict[Path, pygame.mixer.Sound] = OrderedDict()
         self._cond = threading.Condition()
         self._waiting: Utterance | None = None
+        self._chime: Utterance | None = None
+        """An earcon to play at once (the newest, if two came while the thread was busy)."""
         self._playing: Utterance | None = None
         self._interrupt = threading.Event()
         self._last_text, self._last_submitted = "", -1e9
@@ -110,6 +119,10 @@ class Player:
         """Queue words to say; False when they repeat the last ones within the cooldown, unless
         the shopper asked for them again (`repeat`)."""
         with self._cond:
+            if utterance.kind is SayKind.EARCON:
+                self._chime = utterance
+                self._cond.notify()
+                return True
             now = time.monotonic()
             recent = now - self._last_submitted < self.cooldown_s
             if utterance.text == self._last_text and recent and not repeat:
@@ -129,6 +142,12 @@ class Player:
         """The playback thread: a node worker."""
         while not stop.is_set():
             with self._cond:
+                chime, self._chime = self._chime, None
+            if chime is not None:
+                self._play_chime(chime)
+            with self._cond:
+                if self._chime is not None:
+                    continue
                 if self._waiting is None:
                     self._cond.wait(0.2)
                     if self.on_demand and time.monotonic() - self._idle_since > IDLE_CLOSE_S:
@@ -161,7 +180,12 @@ class Player:
 
     def _play_on_mixer(self, utterance: Utterance, stop: threading.Event) -> None:
         sound = self._sound(utterance.wav)
-        channel = sound.play()
+        channel = pygame.mixer.Channel(WORDS)
+        if utterance.lead is not None:
+            channel.play(self._sound(utterance.lead))
+            channel.queue(sound)
+        else:
+            channel.play(sound)
         started = time.monotonic()
         latency_ms = (started - utterance.received) * 1000
         interrupted = False
@@ -170,8 +194,25 @@ class Player:
                 channel.stop()
                 interrupted = True
                 break
+            with self._cond:
+                chime, self._chime = self._chime, None
+            if chime is not None:
+                self._play_chime(chime)
             self._interrupt.wait(0.005)
         utterance.done(latency_ms, (time.monotonic() - started) * 1000, interrupted)
+
+    def _play_chime(self, chime: Utterance) -> None:
+        try:
+            if not pygame.mixer.get_init():
+                _open_mixer()
+            sound = self._sound(chime.wav)
+            pygame.mixer.Channel(CHIMES).play(sound)
+        except (pygame.error, OSError) as exc:
+            self.count("play_errors")
+            log.warning("could not play %s: %s", chime.wav, exc)
+            return
+        self._idle_since = time.monotonic() + sound.get_length()
+        chime.done((time.monotonic() - chime.received) * 1000, sound.get_length() * 1000, False)
 
     def _sound(self, wav: Path) -> pygame.mixer.Sound:
         if (sound := self._sounds.get(wav)) is not None:

@@ -4,6 +4,7 @@ is spoken as fast as the hundredth."""
 from __future__ import annotations
 
 from collections import Counter
+from string import Formatter
 
 from scantalk.model_folder import ModelFolder
 from scantalk.phrases import PHRASES, render
@@ -17,8 +18,9 @@ def warm_cache(settings: VoiceSettings) -> str:
     language = settings.language
     folder = ModelFolder.open(settings.model_dir, settings.data_dir)
     names = [p.name(language) for p in folder.items]
-    texts = [render("item", language, item=name) for name in names]
-    texts += [render(key, language) for key in PHRASES["en"] if key != "item"]
+    texts = [render(key, language, item=name) for name in names for key in ("item", "chosen")]
+    # Questions combine names, so only the phrases without fields can be made ahead.
+    texts += [render(key, language) for key, template in PHRASES["en"].items() if _fixed(template)]
     hits = sum(speech.audio(text, language).cache_hit for text in texts)
     speech.close()
     return (
@@ -26,3 +28,7 @@ def warm_cache(settings: VoiceSettings) -> str:
         f"{counts['synthesized']} synthesised; cache {speech.cache.size() / 1e6:.1f} MB "
         f"in {speech.cache.folder}"
     )
+
+
+def _fixed(template: str) -> bool:
+    return all(field is None for _, field, _, _ in Formatter().parse(template))
