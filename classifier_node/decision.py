@@ -41,6 +41,12 @@ ASK_SHARE = 0.8
 ASK_MIN_SHARE = 0.1
 """A candidate with less than this is not offered: it would lengthen the question for little."""
 MAX_CANDIDATES = 3
+SWAP_FRAMES = 3
+"""Frames in a row whose best label was not offered, that hold little of the offered labels'
+evidence, after which the item asked about counts as replaced by another (`NEW_ITEM`)."""
+NEW_ITEM = Guess("<new item>", 0.0)
+"""Returned when another item replaced the one asked about, with no empty counter between:
+the question is moot, and the new item is judged afresh."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,8 @@ class ScanDecider:
     again within the placement (a banana lying on the scale is one scan, not one per frame);
     another item replacing it is. A placement that stays unrecognised for `unsure_after` frames
     gets one `Ask` when a few candidates hold most of its evidence, else one `UNSURE_PROMPT`.
+    An item asked about and then swapped for another (`SWAP_FRAMES` frames of something not
+    offered) gives `NEW_ITEM`, and the new item is a placement of its own.
     """
 
     def __init__(self, thresholds: Thresholds) -> None:
@@ -186,6 +194,8 @@ class ScanDecider:
         self._unsure = 0
         self._announced: str | None = None
         self._prompted = False
+        self._offered: tuple[str, ...] = ()
+        """What the placement's question offered."""
 
     @property
     def placing(self) -> bool:
@@ -211,6 +221,9 @@ class ScanDecider:
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
         self._window.append(reading)
+        if self._offered and self._swapped():
+            self._restart(list(self._window)[-SWAP_FRAMES:])
+            return NEW_ITEM
         evidence = Evidence.of(list(self._window))
         verdict = evidence.verdict(t)
         if isinstance(verdict, str):
@@ -218,6 +231,7 @@ class ScanDecider:
             if self._unsure >= t.unsure_after and not self._prompted and not self._announced:
                 self._prompted = True
                 if offered := evidence.candidates():
+                    self._offered = tuple(g.label for g in offered)
                     return Ask(offered, _mean_features(self._window))
                 return UNSURE_PROMPT
             return None
@@ -226,10 +240,24 @@ class ScanDecider:
         self._announced = verdict.label
         return verdict
 
+    def _swapped(self) -> bool:
+        recent = list(self._window)[-SWAP_FRAMES:]
+        if len(recent) < SWAP_FRAMES:
+            return False
+        offered = [i for i, label in enumerate(recent[-1].labels) if label in self._offered]
+        tops = {r.labels[int(r.share.argmax())] for r in recent}
+        held = float(np.mean([r.share[offered].sum() for r in recent]))
+        return not tops & set(self._offered) and held < 1 - ASK_SHARE
+
+    def _restart(self, readings: list[Reading]) -> None:
+        """A new placement, from `readings` on."""
+        self._end_placement()
+        self._window.extend(readings)
+
     def _end_placement(self) -> None:
         self._window.clear()
         self._unsure = 0
-        self._announced, self._prompted = None, False
+        self._announced, self._prompted, self._offered = None, False, ()
 
 
 def _mean_features(readings: Iterable[Reading]) -> np.ndarray | None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier_node import learning
-from classifier_node.decision import UNSURE_PROMPT, Ask, ScanDecider, Thresholds
+from classifier_node.decision import NEW_ITEM, UNSURE_PROMPT, Ask, ScanDecider, Thresholds
 from classifier_node.model import Model
 from classifier_node.teaching import teach
 from scantalk.catalog import Product, tidy
@@ -115,6 +115,8 @@ def run_placement(
         if latencies is not None:
             latencies.append((time.perf_counter() - started) * 1000)
         verdict = decider.observe(reading)
+        if verdict is NEW_ITEM:  # the lane took the item for another one: judged afresh
+            continue
         if isinstance(verdict, Ask):
             offered = [g.label for g in verdict.candidates]
             outcome.asked.append(offered)

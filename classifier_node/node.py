@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from classifier_node import learning
-from classifier_node.decision import UNSURE_PROMPT, Ask, ScanDecider, Thresholds
+from classifier_node.decision import NEW_ITEM, UNSURE_PROMPT, Ask, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
 from classifier_node.questions import Asked, Questions
@@ -118,7 +118,9 @@ class Classifier:
             self.say(Earcon.DETECTED, kind=SayKind.EARCON)
         elif was_placing and not placing:
             self.cancel_question("its item was taken away")
-        if isinstance(verdict, Ask):
+        if verdict is NEW_ITEM:
+            self.cancel_question("another item was placed")
+        elif isinstance(verdict, Ask):
             self.ask(verdict, info.frame_id)
         elif verdict is UNSURE_PROMPT:
             self.say(render("unsure", self.language), kind=SayKind.PROMPT)

@@ -1,5 +1,5 @@
 """What the core's registry learns of the classifier node (entry point `scantalk.nodes:classifier`):
-the node, `scantalk model info|eval`, and `scantalk teach|forget`."""
+the node, `scantalk model info|eval`, and `scantalk teach|taught|forget`."""
 
 from __future__ import annotations
 
@@ -143,18 +143,57 @@ def _forget_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def forget(args: argparse.Namespace, settings: ClassifierSettings) -> int:
+    """Forget what staff taught of an item and what the lane learned of it from answers."""
+    from classifier_node import learning, teaching
     from classifier_node.model import Model
-    from classifier_node.teaching import forget
 
     model = Model.of_lane(settings)
-    if not forget(model, args.label):
-        taught = ", ".join(model.prototypes.labels) or "none"
-        print(
-            f"forget: {args.label} was not taught on this lane (taught: {taught})", file=sys.stderr
+    undone = [
+        what
+        for what, done in (
+            ("taught", teaching.forget(model, args.label)),
+            ("learned from answers", learning.forget(model, args.label)),
         )
+        if done
+    ]
+    if not undone:
+        known = ", ".join(model.prototypes.labels) or "none"
+        print(
+            f"forget: {args.label} was neither taught nor learned on this lane "
+            f"(taught or learned: {known})", file=sys.stderr,
+        )  # fmt: skip
         return 1
-    print(f"forgot {args.label}")
+    print(f"forgot {args.label} ({' and '.join(undone)})")
     return _tell_classifier(settings, args.label, TaughtAction.FORGOTTEN, model.name, 0)
+
+
+def taught(args: argparse.Namespace, settings: ClassifierSettings) -> int:
+    """What this lane knows beyond its model: items staff taught, and what it learned from
+    shoppers' answers (from how many, how many agree, since when)."""
+    from classifier_node import learning, teaching
+    from classifier_node.model import Model
+
+    model = Model.of_lane(settings)
+    staff = teaching.staff_taught(model)
+    learned = learning.summary(model)
+    if args.json:
+        print(json.dumps({"taught": list(staff.labels), "learned": learned}, indent=2))
+        return 0
+    print(f"taught by staff: {', '.join(staff.labels) or 'none'}")
+    if not learned:
+        print("learned from answers: nothing yet")
+    for row in learned:
+        state = "enrolled" if row["enrolled"] else "not enrolled"
+        print(
+            f"learned {row['label']}: {row['answers']} answers, {row['consistent']} consistent, "
+            f"{row['held_for_staff']} held for staff; {state}; since {row['since']}, "
+            f"last {row['last']}"
+        )
+    return 0
+
+
+def _taught_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="as JSON")
 
 
 def _photos(paths: list[Path]) -> list:
@@ -223,6 +262,17 @@ NODE = NodeSpec(
             teach,
             _teach_arguments,
         ),
-        Command(("forget",), "forget an item taught on this lane", forget, _forget_arguments),
+        Command(
+            ("forget",),
+            "forget an item taught on this lane, or learned from shoppers' answers",
+            forget,
+            _forget_arguments,
+        ),
+        Command(
+            ("taught",),
+            "list the items taught on this lane and learned from shoppers' answers",
+            taught,
+            _taught_arguments,
+        ),
     ),
 )

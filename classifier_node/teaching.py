@@ -35,19 +35,26 @@ def teach(model: Model, product: Product, photos: list[np.ndarray]) -> Prototype
             f"teaching needs {MIN_PHOTOS}-{MAX_PHOTOS} photos (5-20 is best), not {len(photos)}"
         )
     features = np.array([model.features(view) for photo in photos for view in views(photo)])
-    prototypes = model.prototypes.with_item(product.label, features)
+    prototypes = staff_taught(model).with_item(product.label, features)
     _store(model, prototypes, _catalog(model).merged(Catalog({product.label: product})))
     return prototypes
 
 
 def forget(model: Model, label: str) -> bool:
-    """Remove a taught item; False when `label` was not taught on this lane."""
-    if label not in model.prototypes.labels:
+    """Remove an item taught by staff; False when `label` was not taught on this lane."""
+    prototypes = staff_taught(model)
+    if label not in prototypes.labels:
         return False
     catalog = _catalog(model)
     rest = {key: p for key, p in catalog.products.items() if key != label}
-    _store(model, model.prototypes.without(label), Catalog(rest))
+    _store(model, prototypes.without(label), Catalog(rest))
     return True
+
+
+def staff_taught(model: Model) -> Prototypes:
+    """The items staff taught, without those learned from answers (`model.prototypes` holds
+    both): only these are stored here."""
+    return Prototypes.load(_home(model) / PROTOTYPES)
 
 
 def _catalog(model: Model) -> Catalog:

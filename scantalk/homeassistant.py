@@ -16,12 +16,17 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from scantalk.contract import ClassifierConfig, NodeName, Topics
+from scantalk.contract import Answer, ClassifierConfig, NodeName, Question, Topics
 from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
 
 EVENT_TYPES = ("scanned",)
 """The scan event entity's `event_types`: one per scan on `…/scan`."""
+QUESTION_EVENT_TYPES = ("asked",)
+"""The question event entity's: one per question on `…/classifier/question`."""
+NOT_OFFERED = "not-offered"
+"""What an answer button for a key the open question has no candidate for sends: a label the
+classifier refuses (`rejected_not_offered`), never "none of these"."""
 THRESHOLD_RANGE = (0.5, 1.0)
 """The threshold slider's ends: the classifier's own bounds, which it enforces anyway."""
 
@@ -64,6 +69,30 @@ def _stats(topics: Topics, node: NodeName, key: str, missing: str = "0") -> Conf
 def _config_command(field: str, value: str) -> str:
     """A change of one field on `…/classifier/config`, as the contract spells it."""
     return f'{{"schema": "{ClassifierConfig.SCHEMA}", "{field}": {value}}}'
+
+
+def question_entity_id(station: str) -> str:
+    """The question event's entity id, as Home Assistant makes it from the device's and the
+    entity's names ("ScanTalk lane-1", "Question"), and as `default_entity_id` asks for it: the
+    answer buttons read the open question from it."""
+    return "event." + re.sub(r"[^a-z0-9]+", "_", f"scantalk {station} question".lower()).strip("_")
+
+
+def _answer_command(topics: Topics, key: int | None) -> str:
+    """An answer to the open question (the question event's attributes): candidate `key`, or
+    "none of these"."""
+    entity = question_entity_id(topics.station)
+    if key is None:
+        choice = "none | to_json"
+    else:
+        choice = f"(c[{key - 1}].label if c | length >= {key} else '{NOT_OFFERED}') | to_json"
+    return (
+        f"{{% set c = state_attr('{entity}', 'candidates') or [] %}}"
+        f'{{"schema": "{Answer.SCHEMA}", '
+        f"\"question_id\": {{{{ state_attr('{entity}', 'question_id') | to_json }}}}, "
+        f'"station": "{topics.station}", "choice": {{{{ {choice} }}}}, '
+        f'"source": "homeassistant"}}'
+    )
 
 
 def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeName, ...]]]:
@@ -215,6 +244,44 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "payload_press": "repeat",
             },
             (voice,),
+        ),
+        ("event", "question"): (
+            {
+                "name": "Question",
+                "icon": "mdi:help-circle-outline",
+                "state_topic": topics.question,
+                "event_types": list(QUESTION_EVENT_TYPES),
+                # The candidates (label, display_name, plu, key) become the event's attributes.
+                "value_template": (
+                    '{"event_type": "asked", '
+                    '"question_id": {{ value_json.question_id | to_json }}, '
+                    '"candidates": {{ value_json.candidates | to_json }}, '
+                    '"expires_at": {{ value_json.expires_at | to_json }}}'
+                ),
+                "default_entity_id": question_entity_id(topics.station),
+            },
+            (classifier,),
+        ),
+        **{
+            ("button", f"answer_{key}"): (
+                {
+                    "name": f"Answer {key}",
+                    "icon": f"mdi:numeric-{key}-box",
+                    "command_topic": topics.answer,
+                    "command_template": _answer_command(topics, key),
+                },
+                (classifier,),
+            )
+            for key in range(1, Question.MAX_CANDIDATES + 1)
+        },
+        ("button", "answer_none"): (
+            {
+                "name": "Answer none of these",
+                "icon": "mdi:close-box",
+                "command_topic": topics.answer,
+                "command_template": _answer_command(topics, None),
+            },
+            (classifier,),
         ),
         ("select", "language"): (
             {

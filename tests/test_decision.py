@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifier_node.decision import UNSURE_PROMPT, Ask, Reading, ScanDecider, Thresholds
+from classifier_node.decision import (
+    NEW_ITEM,
+    SWAP_FRAMES,
+    UNSURE_PROMPT,
+    Ask,
+    Reading,
+    ScanDecider,
+    Thresholds,
+)
 from scantalk.contract import Guess
 
 LABELS = ("banana", "lemon", "orange")
@@ -38,7 +46,7 @@ def verdicts(frames, thresholds=THRESHOLDS):
 
 def scans(frames, thresholds=THRESHOLDS):
     said = verdicts(frames, thresholds)
-    return [v.label for v in said if isinstance(v, Guess) and v is not UNSURE_PROMPT]
+    return [v.label for v in said if isinstance(v, Guess) and v not in (UNSURE_PROMPT, NEW_ITEM)]
 
 
 def prompts(frames):
@@ -117,6 +125,19 @@ def test_a_choice_is_not_announced_again_in_its_placement():
     assert [v for v in (decider.observe(CITRUS) for _ in range(20)) if v]
     decider.chosen("lemon")
     assert [decider.observe(LEMON) for _ in range(5)] == [None] * 5
+
+
+def test_another_item_replacing_the_one_asked_about_makes_the_question_moot():
+    asked = [CITRUS] * 20
+    assert verdicts(asked + [BANANA] * 8)[1:] == [NEW_ITEM, Guess("banana", 0.97)]
+    assert scans(asked + [BANANA] * 8) == ["banana"]
+    # A passing hand or a turn of the item: fewer frames than a swap, or the offered labels
+    # still there, leave the question open.
+    assert NEW_ITEM not in verdicts(asked + [BANANA] * (SWAP_FRAMES - 1) + [CITRUS] * 5)
+    assert NEW_ITEM not in verdicts(asked + [reading((0.5, 0.3, 0.2), 0.6)] * 10)
+    # An item asked about, replaced by another the lane is unsure of: asked about afresh.
+    pale_banana = reading((0.85, 0.1, 0.05), 0.4)  # below the presence an announcement needs
+    assert asks(asked + [pale_banana] * 20) == [["lemon", "orange"], ["banana"]]
 
 
 def test_no_prompt_or_question_once_the_item_was_announced():

@@ -17,16 +17,19 @@ from classifier_node.settings import ClassifierSettings
 from scantalk.contract import (
     OFFLINE,
     ONLINE,
+    Answer,
+    Candidate,
     ClassifierConfig,
     Guess,
     NodeName,
+    Question,
     SayRequest,
     Scan,
     Spoken,
     Stats,
     Topics,
 )
-from scantalk.homeassistant import THRESHOLD_RANGE, discovery
+from scantalk.homeassistant import THRESHOLD_RANGE, discovery, question_entity_id
 from testbench import homeassistant_keys as documented
 from testbench.bus import Bus, wait_online
 
@@ -39,10 +42,12 @@ SCAN = Scan(
 )  # fmt: skip
 
 
-def render(template: str, payload: bytes) -> str:
-    """A template as Home Assistant renders it: Jinja2 with `value` and `value_json`."""
+def render(template: str, payload: bytes, states: dict[str, dict] | None = None) -> str:
+    """A template as Home Assistant renders it: Jinja2 with `value` and `value_json`, and
+    `state_attr` reading the attributes of the entities in `states`."""
     env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
     env.filters["to_json"] = json.dumps
+    env.globals["state_attr"] = lambda entity, name: (states or {}).get(entity, {}).get(name)
     try:
         value_json = json.loads(payload)
     except ValueError:
@@ -65,7 +70,11 @@ def test_every_config_has_the_keys_its_component_requires_and_only_documented_on
     configs = discovery("lane-1", PREFIX)
     components = sorted(component_of(t) for t in configs)
     assert components == sorted(
-        ["sensor"] * 7 + ["event", "image", "binary_sensor", "number", "button", "select"]
+        ["sensor"] * 7
+        + ["event"] * 2
+        + ["button"] * 5
+        + ["image", "binary_sensor", "number"]
+        + ["select"]
     )
     for topic, config in configs.items():
         component = component_of(topic)
@@ -119,6 +128,36 @@ def test_templates_render_what_a_person_expects_from_real_payloads():
     assert render(configs["inference_ms"]["value_template"], busy) == "12.5"
     # Partial changes are never retained: one would replace the other on the broker.
     assert not any(c.get("retain") for c in configs.values())
+
+
+def test_answer_buttons_answer_the_open_question_in_the_contracts_words():
+    configs = {t.split("/")[3]: c for t, c in discovery("lane-1", PREFIX).items()}
+    question = Question(
+        question_id="q-7", station="lane-1", expires_at="2026-11-26T09:00:08.000Z",
+        candidates=[Candidate("lemon", "Lemon", "4053", 1), Candidate("lime", "Lime", None, 2)],
+    )  # fmt: skip
+    event = json.loads(render(configs["question"]["value_template"], question.to_json()))
+    assert event["event_type"] in configs["question"]["event_types"]
+    assert [c["display_name"] for c in event["candidates"]] == ["Lemon", "Lime"]
+    # The entity id Home Assistant gives the event, which the buttons read it from.
+    entity = configs["question"]["default_entity_id"]
+    assert entity == question_entity_id("lane-1") == "event.scantalk_lane_1_question"
+    states = {entity: event}
+
+    def pressed(button: str) -> Answer:
+        return Answer.from_json(render(configs[button]["command_template"], b"", states))
+
+    assert [(a.question_id, a.choice) for a in map(pressed, ("answer_1", "answer_2"))] == [
+        ("q-7", "lemon"),
+        ("q-7", "lime"),
+    ]
+    assert pressed("answer_none").choice is None
+    # Two candidates: key 3 offers nothing, and must not count as "none of these".
+    assert pressed("answer_3").choice not in {None, "lemon", "lime"}
+    assert {pressed(b).source for b in ("answer_1", "answer_none")} == {"homeassistant"}
+    for button in ("question", "answer_1", "answer_2", "answer_3", "answer_none"):
+        (status,) = configs[button]["availability"]
+        assert status["topic"] == TOPICS.status(NodeName.CLASSIFIER), button
 
 
 def test_threshold_slider_spans_exactly_what_the_classifier_accepts():
