@@ -83,7 +83,9 @@ class Observations:
             np.savez(
                 f,
                 labels=np.array([o.label for o in self.items], dtype=str),
-                vectors=np.array([o.vector for o in self.items], np.float32).reshape(-1, width),
+                vectors=np.array([o.vector for o in self.items], np.float32).reshape(
+                    len(self.items), width
+                ),
                 times=np.array([o.time for o in self.items], dtype=str),
                 questions=np.array([o.question_id for o in self.items], dtype=str),
                 held=np.array([o.held for o in self.items], dtype=bool),

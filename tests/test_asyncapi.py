@@ -173,7 +173,30 @@ def _prediction(**changes: Any) -> dict[str, Any]:
     return {**base, **changes}
 
 
+def _question(**changes: Any) -> dict[str, Any]:
+    example = DOCUMENT["components"]["messages"]["Question"]["examples"][0]
+    return {**example["payload"], **changes}
+
+
+def _answer(**changes: Any) -> dict[str, Any]:
+    example = DOCUMENT["components"]["messages"]["Answer"]["examples"][0]
+    return {**example["payload"], **changes}
+
+
+def _candidates(count: int) -> list[dict[str, Any]]:
+    return [
+        {"label": f"item_{k}", "display_name": f"Item {k}", "plu": None, "key": k}
+        for k in range(1, count + 1)
+    ]
+
+
 MALFORMED = [
+    ("Question", _question(candidates=[]), "no candidates"),
+    ("Question", _question(candidates=_candidates(4)), "four candidates"),
+    ("Question", _without(_question(), "expires_at"), "no expiry"),
+    ("Answer", _without(_answer(), "question_id"), "an answer to no question"),
+    ("Answer", _answer(choice=2), "a key for a label"),
+    ("Answer", _answer(source=""), "an answer from no one"),
     ("Scan", _without(_scan(), "scan_id"), "missing scan_id"),
     ("Scan", _scan(confidence="high"), "confidence as a string"),
     ("Scan", _scan(confidence=1.5), "confidence above 1"),
@@ -207,6 +230,8 @@ def test_what_the_parser_rejects_the_schema_rejects(doc, message, payload, what)
 
 
 ACCEPTED = [
+    ("Question", _question(candidates=_candidates(1)), "one candidate"),
+    ("Answer", _answer(choice=None), "none of these"),
     ("Scan", _scan(confidence=1), "a whole number for a float"),
     ("Scan", _scan(plu=None), "no plu"),
     ("Scan", _scan(frame_id=""), "empty frame id"),

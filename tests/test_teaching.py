@@ -102,7 +102,7 @@ def test_forgetting_an_item_never_taught_says_so(node_env):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "dragonfruit was not taught on this lane" in done.stderr
+    assert "dragonfruit was neither taught nor learned on this lane" in done.stderr
 
 
 def test_teaching_a_model_without_features_says_why(node_env, tmp_path):
