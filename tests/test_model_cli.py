@@ -53,7 +53,7 @@ def test_eval_never_names_a_wrong_item_nor_anything_that_is_not_produce(result):
 def test_eval_reports_placements_per_class_confusion_and_latency(result):
     assert result["placements"] == 60
     assert result["per_class"]["broccoli"] == {
-        "role": "known", "placements": 1, "correct": 1, "accuracy": 1.0
+        "role": "known", "placements": 1, "correct": 1, "accuracy": 1.0, "chosen": 0
     }  # fmt: skip
     assert result["per_class"]["potato"]["role"] == "taught"
     assert result["known"] >= 0.25
@@ -70,8 +70,8 @@ def test_eval_of_your_own_labelled_photos(tmp_path):
         (tmp_path / label).mkdir()
         (tmp_path / label / "a.png").symlink_to(TUXPAINT_STAMPS / photo)
     text = scantalk("model", "eval", "--photos", str(tmp_path))
-    assert "known items announced correctly: 100.0%" in text
-    assert "empty counter and non-produce announced: 0" in text
+    assert "known items ending in the right item: 100.0% (announced: 100.0%" in text
+    assert "empty counter and non-produce stated as fact: 0; asked about: 0" in text
 
 
 @pytest.mark.parametrize("layout", ["classic", "automl"])
@@ -84,5 +84,5 @@ def test_eval_of_labelled_photos_works_on_a_store_model_of_either_export(tmp_pat
         (tmp_path / "photos" / label).mkdir(parents=True)
         Image.new("RGB", (64, 48), colour).save(tmp_path / "photos" / label / "a.png")
     text = scantalk("model", "eval", str(folder), "--photos", str(tmp_path / "photos"))
-    assert "known items announced correctly: 100.0%" in text
-    assert "empty counter and non-produce announced: 0" in text
+    assert "known items ending in the right item: 100.0% (announced: 100.0%" in text
+    assert "empty counter and non-produce stated as fact: 0; asked about: 0" in text

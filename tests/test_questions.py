@@ -3,7 +3,7 @@ frames of real photos, and a scripted shopper answering over MQTT as a checkout'
 
 The lane's threshold is set to 1.0 (nothing is ever that certain), so a clear banana is asked
 about instead of announced: the question's flow, not the model's accuracy, is under test here
-(`test_model_eval.py` and the README measure how often a question comes on composed scenes).
+(`scantalk model eval` and the README measure how often a question comes on composed scenes).
 """
 
 from __future__ import annotations
