@@ -145,10 +145,21 @@ class Evidence:
         if self.presence >= t.presence and self.share[best] >= t.threshold:
             built_in = Guess(self.labels[best], round(float(self.share[best]), 4))
         taught = None
-        if closest >= t.similarity:
-            ranked = np.sort(self.similarity)
+        # Prototypes of a label the model has itself (learned from shoppers' answers) claim it
+        # only where the model agrees: its first label, with the presence a question needs.
+        # Elsewhere they would name unknown produce after the item learned.
+        agrees = self.presence >= ASK_PRESENCE
+        claims = np.array(
+            [label not in self.labels or (agrees and label == self.labels[best])
+             for label in self.taught],
+            dtype=bool,
+        )  # fmt: skip
+        similarity = np.where(claims, self.similarity, -1.0)
+        if len(self.taught) and float(similarity.max()) >= t.similarity:
+            ranked = np.sort(similarity)
             if len(ranked) == 1 or ranked[-1] - ranked[-2] >= MARGIN:
-                taught = Guess(self.taught[int(self.similarity.argmax())], round(closest, 4))
+                closest = float(similarity.max())
+                taught = Guess(self.taught[int(similarity.argmax())], round(closest, 4))
         if built_in and taught and built_in.label != taught.label:
             return UNSURE  # two confident claims: one of them is wrong
         return taught or built_in or UNSURE

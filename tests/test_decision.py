@@ -140,6 +140,17 @@ def test_another_item_replacing_the_one_asked_about_makes_the_question_moot():
     assert asks(asked + [pale_banana] * 20) == [["lemon", "orange"], ["banana"]]
 
 
+def test_prototypes_of_a_built_in_label_claim_it_only_where_the_model_agrees():
+    """Learned from answers: a banana's prototypes must not name a lemon, nor faint produce."""
+
+    def learned_banana(share: tuple[float, float, float], presence: float) -> Reading:
+        return Reading(LABELS, np.array(share), presence, ("banana",), np.array([0.9]), [], [])
+
+    assert scans([learned_banana((0.6, 0.3, 0.1), 0.4)] * 5) == ["banana"]
+    assert scans([learned_banana((0.3, 0.6, 0.1), 0.4)] * 5) == []  # the model says lemon
+    assert scans([learned_banana((0.6, 0.3, 0.1), 0.2)] * 5) == []  # hardly produce it knows
+
+
 def test_no_prompt_or_question_once_the_item_was_announced():
     assert prompts([BANANA] * 5 + [FAINT] * 20) == 0
     assert asks([BANANA] * 5 + [UNSURE] * 20) == []
