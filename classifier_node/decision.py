@@ -137,17 +137,11 @@ class Evidence:
 
     def verdict(self, t: Thresholds) -> Guess | str:
         """A confident item, `UNSURE`, or `EMPTY`."""
-        closest = float(self.similarity.max()) if len(self.taught) else 0.0
-        if self.presence < t.empty_below and closest < t.similarity - NEAR:
-            return EMPTY
-        built_in = None
         best = int(self.share.argmax())
-        if self.presence >= t.presence and self.share[best] >= t.threshold:
-            built_in = Guess(self.labels[best], round(float(self.share[best]), 4))
-        taught = None
-        # Prototypes of a label the model has itself (learned from shoppers' answers) claim it
+        # Prototypes of a label the model has itself (learned from shoppers' answers) count
         # only where the model agrees: its first label, with the presence a question needs.
-        # Elsewhere they would name unknown produce after the item learned.
+        # Elsewhere they would name unknown produce after the item learned, and keep an empty
+        # counter from being empty (a placement's features carry some of its counter).
         agrees = self.presence >= ASK_PRESENCE
         claims = np.array(
             [label not in self.labels or (agrees and label == self.labels[best])
@@ -155,10 +149,16 @@ class Evidence:
             dtype=bool,
         )  # fmt: skip
         similarity = np.where(claims, self.similarity, -1.0)
-        if len(self.taught) and float(similarity.max()) >= t.similarity:
+        closest = float(similarity.max()) if len(self.taught) else 0.0
+        if self.presence < t.empty_below and closest < t.similarity - NEAR:
+            return EMPTY
+        built_in = None
+        if self.presence >= t.presence and self.share[best] >= t.threshold:
+            built_in = Guess(self.labels[best], round(float(self.share[best]), 4))
+        taught = None
+        if closest >= t.similarity:
             ranked = np.sort(similarity)
             if len(ranked) == 1 or ranked[-1] - ranked[-2] >= MARGIN:
-                closest = float(similarity.max())
                 taught = Guess(self.taught[int(similarity.argmax())], round(closest, 4))
         if built_in and taught and built_in.label != taught.label:
             return UNSURE  # two confident claims: one of them is wrong

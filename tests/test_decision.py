@@ -149,6 +149,10 @@ def test_prototypes_of_a_built_in_label_claim_it_only_where_the_model_agrees():
     assert scans([learned_banana((0.6, 0.3, 0.1), 0.4)] * 5) == ["banana"]
     assert scans([learned_banana((0.3, 0.6, 0.1), 0.4)] * 5) == []  # the model says lemon
     assert scans([learned_banana((0.6, 0.3, 0.1), 0.2)] * 5) == []  # hardly produce it knows
+    # An empty counter close to what was learned (features carry some of the counter) is empty:
+    # no placement, so no "not sure" and no question on it.
+    empty_like = learned_banana((0.4, 0.3, 0.3), 0.01)
+    assert verdicts([empty_like] * 30) == []
 
 
 def test_no_prompt_or_question_once_the_item_was_announced():
