@@ -52,6 +52,8 @@ from scantalk.contract import (
     TaughtChange,
     Topics,
     UserProperties,
+    Weight,
+    WeightStatus,
 )
 from scantalk.settings import Settings
 
@@ -98,6 +100,10 @@ LIMITS: dict[type, dict[str, Schema]] = {
     },
     Candidate: {"key": {"minimum": 1, "maximum": Question.MAX_CANDIDATES}},
     Answer: {"question_id": _ID, "choice": _ID, "source": {"minLength": 1, "maxLength": 64}},
+    Weight: {
+        "station": {"pattern": STATION_PATTERN},
+        "weight_kg": {"minimum": -Weight.MAX_KG, "maximum": Weight.MAX_KG},
+    },
     # Checked once stripped of surrounding white space: not blank, and short.
     SayRequest: {"text": {"minLength": 1, "maxLength": SayRequest.MAX_TEXT, "pattern": r"\S"}},
     ClassifierConfig: {
@@ -388,6 +394,21 @@ def examples() -> dict[type[Payload], list[Example]]:
         ),
         Example(
             "banana",
+            "A banana, settled on the scale",
+            Weight(station, 1.234, True, WeightStatus.OK, time=time),
+        ),
+        Example(
+            "moving",
+            "Something is being placed",
+            Weight(station, 0.62, False, WeightStatus.MOTION, time=time),
+        ),
+        Example(
+            "unplugged",
+            "The scale stopped answering",
+            Weight(station, None, False, WeightStatus.NO_SCALE, time=time),
+        ),
+        Example(
+            "banana",
             "Announce the banana",
             SayRequest(station, "Banana", "en", scan.scan_id, SayKind.ITEM, time=time),
         ),
@@ -539,6 +560,14 @@ def channels() -> list[Channel]:
                 "Home Assistant's buttons.", 1),
              Op("classifierReceivesAnswer", "receive", "The classifier takes the first answer "
                 "to its open question.", 1))),
+        Channel("scaleWeight", address(ANY.weight), "Weight", "Scale weight",
+            "What the produce scale weighs now, retained, so a late subscriber knows the "
+            "current state: on each change of a stable weight or of the status, and at most "
+            f"every {Weight.MOTION_EVERY_S:g} s while the weight moves. `no_scale` when the "
+            "scale is unplugged, silent or garbled past `SCANTALK_SCALE_DEADLINE`, or its node "
+            "stopped. Only where a scale is configured.",
+            (Op("scalePublishesWeight", "send", "The scale node, from the serial scale.", 1,
+                retain=True),)),
         Channel("voiceSay", address(ANY.say), "SayRequest", "Speech requests",
             "Something to say out loud.",
             (Op("classifierPublishesSay", "send", "One per scan, earcons, questions, and "

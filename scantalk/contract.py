@@ -29,6 +29,8 @@ class NodeName(StrEnum):
     CLASSIFIER = "classifier"
     VOICE = "voice"
     BRIDGE = "bridge"
+    SCALE = "scale"
+    """Only where a produce scale is configured (`SCANTALK_SCALE_PORT`)."""
 
 
 ONLINE = b"online"
@@ -122,6 +124,10 @@ class Topics:
     @property
     def answer(self) -> str:
         return self._t("shopper", "answer")
+
+    @property
+    def weight(self) -> str:
+        return self._t("scale", "weight")
 
     @property
     def inventory_ack(self) -> str:
@@ -469,6 +475,51 @@ class Answer(Payload):
         _check_id(self.SCHEMA, "choice", self.choice)
         if not 1 <= len(self.source) <= 64:
             raise ContractError(f"{self.SCHEMA}: source must be 1-64 characters")
+
+
+class WeightStatus(StrEnum):
+    """What the scale says of its weight."""
+
+    OK = "ok"
+    """A valid weight; `stable` says whether it has settled."""
+    MOTION = "motion"
+    """The weight is still moving (an item being placed or taken)."""
+    UNDER_ZERO = "under_zero"
+    OVER_CAPACITY = "over_capacity"
+    ZERO_ERROR = "zero_error"
+    """The scale cannot find its zero or failed its self-check: it needs staff."""
+    NO_SCALE = "no_scale"
+    """The scale is unplugged, silent or sends nothing usable; the lane runs on the camera."""
+
+
+@dataclass(frozen=True)
+class Weight(Payload):
+    """What the produce scale weighs now (`…/scale/weight`, QoS 1, retained: a late
+    subscriber knows the current state). Published on each change of a stable weight or of the
+    status, and at most every `MOTION_EVERY_S` while the weight moves."""
+
+    SCHEMA: ClassVar[str] = "scantalk.weight/1"
+    station: str
+    weight_kg: float | None
+    """Kilograms on the scale (in motion: the moving reading); null when the scale gives none
+    (over capacity, no scale)."""
+    stable: bool
+    """The weight has settled: only a stable weight starts a placement or goes on a record."""
+    status: WeightStatus
+    time: str = field(default_factory=now_rfc3339)
+
+    MAX_KG: ClassVar[float] = 1000.0
+    """Beyond any checkout scale: a bigger number is not a weight."""
+    MOTION_EVERY_S: ClassVar[float] = 0.25
+
+    def validate(self) -> None:
+        if self.weight_kg is not None and not -self.MAX_KG <= self.weight_kg <= self.MAX_KG:
+            raise ContractError(f"{self.SCHEMA}: weight_kg {self.weight_kg} is not a weight")
+        if self.stable and self.status is not WeightStatus.OK:
+            raise ContractError(f"{self.SCHEMA}: only an ok weight is stable")
+        if not _STATION.match(self.station):
+            raise ContractError(f"{self.SCHEMA}: station {self.station!r} is not a station id")
+        _check_time(self.SCHEMA, "time", self.time)
 
 
 class SayKind(StrEnum):

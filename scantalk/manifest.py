@@ -19,7 +19,8 @@ Where genconfig leaves an unknown `${VAR}` in the manifest as text and succeeds,
 `${SCANTALK_BROKER_PASSWORD_CAMERA}`. It also refuses what a node would refuse at start (a bad
 setting value) and createOptions beyond 4 KB. And it adds what depends on values, which a text
 template cannot say: the broker's host ports only when asked, the camera's device only when
-its source is one, the sound card only with `SCANTALK_SOUND=yes`.
+its source is one, the sound card only with `SCANTALK_SOUND=yes`, and the scale module, with its
+serial device, only with `SCANTALK_SCALE_PORT`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ MAX_CHUNKS = 8
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 MUST_NOT_BE_EMPTY = frozenset({"SCANTALK_MQTT_PASSWORD"})
 """Module env settings that may not be empty: the edge broker lets no anonymous client in."""
-BROKER, CAMERA, VOICE = "mosquitto", "camera_node", "voice_node"
+BROKER, CAMERA, VOICE, SCALE = "mosquitto", "camera_node", "voice_node", "scale_node"
 IP_ADDRESS = Text(ipaddress.ip_address, "an IP address, e.g. 127.0.0.1")
 
 
@@ -203,6 +204,11 @@ def _add_devices(modules: dict[str, Any], values: Mapping[str, str]) -> None:
         _device(_host_config(modules[CAMERA]), f"/dev/video{source}", "video")
     elif CAMERA in modules and source.startswith("/dev/"):
         _device(_host_config(modules[CAMERA]), source, "video")
+    port = values.get("SCANTALK_SCALE_PORT", "").strip()
+    if SCALE in modules and not port:  # no scale: the lane runs on the camera alone
+        del modules[SCALE]
+    elif SCALE in modules and port.startswith("/dev/"):
+        _device(_host_config(modules[SCALE]), port, "dialout")
     sound = values.get("SCANTALK_SOUND", "").strip() or "no"
     if VOICE in modules and _parse("SCANTALK_SOUND", sound, YES_NO):
         _device(_host_config(modules[VOICE]), "/dev/snd", "audio")

@@ -74,6 +74,17 @@ class Text:
         return self.check(text)
 
 
+def one_of(*choices: str) -> Text:
+    """A setting that is one of a few words, given in any case."""
+
+    def check(text: str) -> str:
+        if (word := text.strip().lower()) not in choices:
+            raise ValueError(text)
+        return word
+
+    return Text(check, "one of " + ", ".join(choices))
+
+
 def _non_empty(text: str) -> str:
     if not text.strip():
         raise ValueError(text)

@@ -29,9 +29,11 @@ from scantalk.logs import setup_logging
 from scantalk.processes import die_with_parent, exit_status, stop_process
 from scantalk.settings import Settings
 
-# The camera starts last, once every consumer is online, so the first item is never missed.
-START_ORDER = (NodeName.BRIDGE, NodeName.VOICE, NodeName.CLASSIFIER, NodeName.CAMERA)
-CONSUMERS = START_ORDER[:-1]
+# The camera starts last, once every other node is online, so the first item is never missed.
+# The scale runs only where one is configured (SCANTALK_SCALE_PORT).
+START_ORDER = (
+    NodeName.BRIDGE, NodeName.VOICE, NodeName.CLASSIFIER, NodeName.SCALE, NodeName.CAMERA
+)  # fmt: skip
 START_TIMEOUT_S = 60
 
 SETTING_ERROR_EXIT = 2
@@ -149,7 +151,11 @@ class Lane:
         self.env = {**os.environ, **flags, "SCANTALK_MQTT_PORT": str(settings.mqtt_port)}
         self.broker = Broker(settings.mqtt_port, settings.data_dir, settings.mqtt_host)
         self.broker_state = Supervised("broker")
-        self.nodes = {name: Supervised(name) for name in START_ORDER}
+        scale = bool(self.env.get("SCANTALK_SCALE_PORT", "").strip())
+        self.nodes = {
+            name: Supervised(name) for name in START_ORDER if scale or name is not NodeName.SCALE
+        }
+        self.consumers = [name for name in self.nodes if name is not NodeName.CAMERA]
 
     def run(self, stopping: threading.Event) -> int:
         """Start the lane, keep it up until `stopping`, stop it; the command's exit code."""
@@ -172,7 +178,7 @@ class Lane:
                 watch.close()
         finally:
             # Producers first: the camera stops before the nodes that consume what it sends.
-            for name in reversed(START_ORDER):
+            for name in reversed(self.nodes):
                 process = self.nodes[name].process
                 if process is not None:
                     stop_process(process)
@@ -180,7 +186,7 @@ class Lane:
             print("lane stopped", flush=True)
 
     def _supervise(self, watch: StatusWatch, stopping: threading.Event) -> int:
-        for name in CONSUMERS:
+        for name in self.consumers:
             self._start(self.nodes[name])
         camera = self.nodes[NodeName.CAMERA]
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -188,12 +194,12 @@ class Lane:
         while not stopping.wait(TICK_S):
             now = time.monotonic()
             if not started:
-                if set(CONSUMERS) <= watch.online:
+                if set(self.consumers) <= watch.online:
                     self._start(camera)
                     started = True
                     print("lane is up; Ctrl-C stops it", flush=True)
                 elif now > deadline:
-                    missing = sorted(set(CONSUMERS) - watch.online)
+                    missing = sorted(set(self.consumers) - watch.online)
                     log.error("nodes not online after %d s: %s", START_TIMEOUT_S, missing)
                     return 1
             self._tend_broker(now)

@@ -216,6 +216,8 @@ def _nodes_line(view: StationView) -> RenderableType:
     line = Text()
     for node in NodeName:
         status = view.nodes.get(node)
+        if node is NodeName.SCALE and status is None:  # a lane without a scale
+            continue
         mark, style = NODE_MARKS.get(status or "", ("?", "dim"))
         line.append(f"{node} ", style="bold")
         line.append(f"{mark} {status or 'unknown'}", style=style)

@@ -18,6 +18,7 @@ from scantalk.scene import TUXPAINT_FOOD
 from testbench.bus import Bus
 from testbench.environ import clean_environ
 from testbench.hub import Hub
+from testbench.scale import ScaleSim
 
 
 @pytest.fixture
@@ -68,6 +69,14 @@ def start_node(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]
     yield start
     for process in started:
         stop_process(process)
+
+
+@pytest.fixture
+def scale(tmp_path: Path) -> Iterator[ScaleSim]:
+    """A simulated produce scale on a pseudo-terminal (NCI protocol, kilograms)."""
+    sim = ScaleSim(tmp_path / "ttyUSB-scale")
+    yield sim
+    sim.close()
 
 
 @pytest.fixture

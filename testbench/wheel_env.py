@@ -22,6 +22,7 @@ BUILD_SOURCES = (
     "classifier_node",
     "voice_node",
     "bridge",
+    "scale_node",
 )
 """What the images' build stage copies from the context (the checkout) to build the wheel."""
 NOT_SOURCE = ("__pycache__", "*.pyc")

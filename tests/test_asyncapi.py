@@ -338,12 +338,15 @@ def _scan_id_is(scan_id: str) -> Any:
 
 
 def test_a_running_lane_publishes_only_what_the_document_allows(
-    broker, everything, node_env, start_node, photo_dir, doc
+    broker, everything, node_env, start_node, photo_dir, doc, scale
 ):
     bus = everything
     for name in ("bridge", "voice", "classifier"):
         start_node(name, node_env)
-    wait_online(bus, "bridge", "voice", "classifier")
+    start_node("scale", node_env, SCANTALK_SCALE_PORT=str(scale.link))
+    wait_online(bus, "bridge", "voice", "classifier", "scale")
+    scale.kg = 0.5
+    bus.wait_for(TOPICS.weight, lambda h: h.json()["weight_kg"] == 0.5, timeout=10)
     camera = start_node(
         "camera",
         node_env,

@@ -80,6 +80,7 @@ def lane_env(**changes: str | None) -> dict[str, str]:
         "SCANTALK_STORE": "store-3",
         "SCANTALK_TIMEZONE": "Europe/Berlin",
         "SCANTALK_CAMERA_SOURCE": "rtsp://lane-7-camera.local/stream",  # no device to map
+        "SCANTALK_SCALE_PORT": "socket://lane-7-scale.local:4001",  # a scale, no device to map
     }
     for name, value in changes.items():
         if value is None:
@@ -305,6 +306,15 @@ def test_manifest_maps_the_camera_device_and_the_sound_card_when_asked(source: s
     assert [d["PathOnHost"] for d in voice["Devices"]] == ["/dev/snd"]
     assert voice["GroupAdd"] == ["audio"]
     assert camera["Binds"] == voice["Binds"]  # added to what the template says, not instead
+
+
+def test_manifest_runs_the_scale_module_only_with_a_port_and_maps_its_device():
+    assert "scale_node" not in desired(build(SCANTALK_SCALE_PORT=""))["modules"]
+    modules = desired(build(SCANTALK_SCALE_PORT="/dev/ttyUSB0"))["modules"]
+    scale = create_options(modules["scale_node"]["settings"])["HostConfig"]
+    assert [d["PathOnHost"] for d in scale["Devices"]] == ["/dev/ttyUSB0"]
+    assert scale["GroupAdd"] == ["dialout"]
+    assert modules["scale_node"]["env"]["SCANTALK_SCALE_PORT"] == {"value": "/dev/ttyUSB0"}
 
 
 def long_binds_template(tmp_path: Path, count: int) -> Path:

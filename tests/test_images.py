@@ -23,6 +23,7 @@ NODES = {
     "classifier_node": "classifier",
     "voice_node": "voice",
     "bridge": "bridge",
+    "scale_node": "scale",
 }
 """Python module folder: the node it runs, which is also its extra and its image's name."""
 LATER_IMPORTS = {"voice": ("azure.cognitiveservices.speech",), "bridge": ("azure.iot.device",)}

@@ -1,0 +1,1 @@
+"""The scale node: reads a POS produce scale on its serial line and publishes its weight."""
