@@ -97,8 +97,8 @@ def _answer_command(topics: Topics, key: int | None) -> str:
 
 def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeName, ...]]]:
     """Each entity's component and object id, its own keys, and the nodes it depends on."""
-    camera, classifier, voice, bridge = (
-        NodeName.CAMERA, NodeName.CLASSIFIER, NodeName.VOICE, NodeName.BRIDGE,
+    camera, classifier, voice, bridge, scale = (
+        NodeName.CAMERA, NodeName.CLASSIFIER, NodeName.VOICE, NodeName.BRIDGE, NodeName.SCALE,
     )  # fmt: skip
     diagnostic = {"entity_category": "diagnostic"}
     return {
@@ -136,6 +136,22 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "content_type": "image/jpeg",
             },
             (camera,),
+        ),
+        ("sensor", "weight"): (
+            {
+                "name": "Weight",
+                "device_class": "weight",
+                "unit_of_measurement": "kg",
+                "state_class": "measurement",
+                "state_topic": topics.weight,
+                # Unknown while the scale gives no number (over capacity, no scale); its
+                # status and whether it is stable are attributes.
+                "value_template": (
+                    "{{ value_json.weight_kg if value_json.weight_kg is not none else 'None' }}"
+                ),
+                "json_attributes_topic": topics.weight,
+            },
+            (scale,),
         ),
         ("sensor", "scans_today"): (
             {

@@ -28,6 +28,8 @@ from scantalk.contract import (
     Spoken,
     Stats,
     Topics,
+    Weight,
+    WeightStatus,
 )
 from scantalk.homeassistant import THRESHOLD_RANGE, discovery, question_entity_id
 from testbench import homeassistant_keys as documented
@@ -70,7 +72,7 @@ def test_every_config_has_the_keys_its_component_requires_and_only_documented_on
     configs = discovery("lane-1", PREFIX)
     components = sorted(component_of(t) for t in configs)
     assert components == sorted(
-        ["sensor"] * 7
+        ["sensor"] * 8
         + ["event"] * 2
         + ["button"] * 5
         + ["image", "binary_sensor", "number"]
@@ -126,6 +128,13 @@ def test_templates_render_what_a_person_expects_from_real_payloads():
     assert render(configs["inference_ms"]["value_template"], idle) == "None"
     busy = Stats("lane-1", NodeName.CLASSIFIER, {"inference_ms": 12.5}).to_json()
     assert render(configs["inference_ms"]["value_template"], busy) == "12.5"
+    # The scale's weight in kilograms; unknown (`None`), not 0 kg, when the scale gives none.
+    weighed = Weight("lane-1", 1.234, True, WeightStatus.OK).to_json()
+    assert render(configs["weight"]["value_template"], weighed) == "1.234"
+    gone = Weight("lane-1", None, False, WeightStatus.NO_SCALE).to_json()
+    assert render(configs["weight"]["value_template"], gone) == "None"
+    assert configs["weight"]["device_class"] == "weight"
+    assert configs["weight"]["availability"] == [{"topic": "scantalk/lane-1/scale/status"}]
     # Partial changes are never retained: one would replace the other on the broker.
     assert not any(c.get("retain") for c in configs.values())
 
