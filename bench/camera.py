@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import cpu_seconds
 from camera_node.gate import Gate, GateSettings
 from scantalk.broker import Broker, free_port
 from scantalk.processes import stop_process
@@ -27,12 +28,6 @@ from testbench.bus import Bus, wait_online
 from testbench.scenes import footage, write_video
 
 FPS = 15
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def run_scene(video: Path, seconds: float, tmp: Path) -> dict[str, float]:
