@@ -55,8 +55,12 @@ from testbench.environ import clean_environ
 EXAMPLES = int(os.environ.get("SCANTALK_FUZZ_EXAMPLES", "60"))
 STATION = "lane-1"
 T = Topics(STATION)
-CAMERA, CLASSIFIER, VOICE, BRIDGE = NodeName
+CAMERA, CLASSIFIER, VOICE, BRIDGE = (
+    NodeName.CAMERA, NodeName.CLASSIFIER, NodeName.VOICE, NodeName.BRIDGE
+)  # fmt: skip
 NODES = (BRIDGE, VOICE, CLASSIFIER, CAMERA)
+"""The nodes that subscribe; the scale reads only its serial line (tests/test_scale.py feeds
+it garbage there)."""
 HA_STATUS = birth_topic("homeassistant")
 
 SUBSCRIBERS: dict[str, tuple[NodeName, ...]] = {
