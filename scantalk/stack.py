@@ -1,4 +1,4 @@
-"""`scantalk up`: a whole lane on one machine: the broker and the four nodes as processes.
+"""`scantalk up`: a whole lane on one machine: the broker and the nodes as processes.
 
 `up` restarts whatever dies (a node, or the broker on its port and data directory), after a
 delay that doubles with each quick death, until Ctrl-C or SIGTERM; only a node that fails at

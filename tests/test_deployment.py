@@ -137,7 +137,7 @@ def test_template_validates_against_the_template_schema_4_0():
     validator("edge-deployment-template-4.0").validate(template())
 
 
-def test_template_names_the_five_modules_and_routes_the_bridge_output_upstream():
+def test_template_names_every_module_and_routes_the_bridge_output_upstream():
     assert set(desired(template())["modules"]) == {BROKER, *NODE_MODULES.values()}
     hub = desired(template(), "$edgeHub")
     routes = [r["route"] for r in hub["routes"].values()]
