@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from classifier_node.settings import ClassifierSettings
+from scantalk.catalog import UNITS
 from scantalk.contract import NodeName, TaughtAction
 from scantalk.phrases import PHRASES, base_language
 from scantalk.registry import Command, NodeSpec
@@ -103,6 +104,9 @@ def _teach_arguments(parser: argparse.ArgumentParser) -> None:
     for language in sorted(PHRASES):
         parser.add_argument(f"--name-{language}", metavar="NAME", help=f"the name in {language}")
     parser.add_argument("--plu", help="price look-up code, e.g. 4131")
+    parser.add_argument(
+        "--unit", choices=UNITS, default="each", help="how it is sold: each, or kg (by weight)"
+    )
 
 
 def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
@@ -124,7 +128,7 @@ def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     }
     if args.name:
         names[base_language(settings.language)] = args.name
-    product = Product(args.label, plu=args.plu, names=names)
+    product = Product(args.label, plu=args.plu, names=names, unit=args.unit)
     try:
         teach(model, product, images)
     except ValueError as exc:

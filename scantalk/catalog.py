@@ -1,7 +1,9 @@
 """The product catalog: what each model label is called, its PLU code, and whether it is announced.
 
 `catalog.csv` sits beside a model's labels (and beside a lane's taught items), one row per
-label: `label,plu,announce,name_en,name_de,…` (a `name_<language>` column per language).
+label: `label,plu,announce,unit,name_en,name_de,…` (a `name_<language>` column per language).
+`unit` is how the item is sold: `each` (by the piece, the default) or `kg` (by weight, from the
+produce scale).
 `announce` is `yes` (an item), `no` (never a scan: a hand, "other produce") or `empty`: the
 model's class for "nothing there" (a store's `background`, `empty` …), which, when it leads,
 means the counter is empty.
@@ -19,6 +21,7 @@ from scantalk.phrases import base_language
 NOTHING_LABELS = frozenset({"negative"})
 """Labels that mean "nothing there" without any catalog: Azure Custom Vision's built-in
 `Negative` tag ("none of my tags")."""
+UNITS = ("each", "kg")
 EMPTY, NO = "empty", ("no", "false", "0")
 """`announce` values: the "nothing there" class, and never a scan."""
 
@@ -40,6 +43,8 @@ class Product:
     and when it leads, the counter is empty whatever crumbs the other labels get."""
     names: dict[str, str] = field(default_factory=dict)
     """Display name per language."""
+    unit: str = "each"
+    """How it is sold: `each` or `kg` (by weight)."""
 
     def name(self, language: str) -> str:
         base = base_language(language)
@@ -56,6 +61,7 @@ class Product:
             "label": self.label,
             "plu": self.plu or "",
             "announce": EMPTY if self.empty else "yes" if self.announce else "no",
+            "unit": self.unit,
             **{f"name_{language}": name for language, name in self.names.items()},
         }
 
@@ -66,7 +72,8 @@ class Catalog:
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
-        """An absent file is an empty catalog: every label then speaks as itself."""
+        """An absent file is an empty catalog: every label then speaks as itself. A row whose
+        unit is neither `each` nor `kg` raises ValueError naming it."""
         if not path.exists():
             return cls({})
         with path.open(newline="", encoding="utf-8") as f:
@@ -75,11 +82,15 @@ class Catalog:
         for row in rows:
             label = row["label"].strip()
             announce = (row.get("announce") or "yes").strip().lower()
+            unit = (row.get("unit") or "each").strip().lower()
+            if unit not in UNITS:
+                raise ValueError(f"{path}: {label!r} has unit {unit!r}, not one of each, kg")
             products[label] = Product(
                 label=label,
                 plu=(row.get("plu") or "").strip() or None,
                 announce=announce not in (EMPTY, *NO),
                 empty=announce == EMPTY,
+                unit=unit,
                 names={
                     key.removeprefix("name_"): value.strip()
                     for key, value in row.items()
@@ -95,7 +106,7 @@ class Catalog:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         with partial.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, ["label", "plu", "announce", *languages])
+            writer = csv.DictWriter(f, ["label", "plu", "announce", "unit", *languages])
             writer.writeheader()
             writer.writerows(rows)
         partial.replace(path)

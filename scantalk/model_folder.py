@@ -50,11 +50,14 @@ class ModelFolder:
                 path, f"a directory holding model.onnx and {LABELS_TXT} or {LABELS_JSON}"
             )
         labels = cls._labels(path, labels_file)
-        catalog = Catalog.load(path / CATALOG)
+        try:
+            catalog = Catalog.load(path / CATALOG)
+        except ValueError as exc:
+            raise cls.unusable(path, f"a {CATALOG} a lane can sell from: {exc}") from exc
         if data_dir is None:
             return cls(path, labels, catalog, labels_file=labels_file)
         taught_dir = data_dir / "taught" / path.resolve().name
-        taught = Catalog.load(taught_dir / CATALOG)
+        taught = Catalog.load(taught_dir / CATALOG)  # written by `scantalk teach`: each or kg
         return cls(
             path, labels, catalog.merged(taught), tuple(taught.products), taught_dir, labels_file
         )

@@ -3,13 +3,17 @@ pyserial as `/dev/ttyUSB0` would be, and a real broker."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from scale_node.protocol import PROTOCOLS, ProtocolError
+from scantalk.catalog import Catalog, Product
 from scantalk.contract import Topics, Weight, WeightStatus
+from scantalk.model_folder import ModelFolder
+from scantalk.settings import DEFAULT_MODEL_DIR, SettingError
 from testbench.bus import Bus, wait_online
 from testbench.scale import ScaleSim
 
@@ -235,3 +239,25 @@ def test_a_scale_node_without_a_port_stops_at_start_naming_the_setting(node_env)
     )  # fmt: skip
     assert done.returncode == 2
     assert "SCANTALK_SCALE_PORT" in done.stderr
+
+
+# --- what the catalog sells by weight -------------------------------------------------------
+
+
+def test_the_catalog_says_which_items_are_sold_by_weight(tmp_path):
+    built_in = ModelFolder.open(DEFAULT_MODEL_DIR).catalog
+    assert built_in.get("banana").unit == "kg"
+    assert built_in.get("pineapple").unit == "each"
+    assert built_in.get("a_label_without_a_row").unit == "each"
+    taught = Catalog({"potato": Product("potato", "4072", unit="kg")})
+    taught.save(tmp_path / "catalog.csv")
+    assert Catalog.load(tmp_path / "catalog.csv").get("potato").unit == "kg"
+
+
+def test_a_catalog_with_an_unknown_unit_stops_the_lane_naming_the_row(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    rows = (folder / "catalog.csv").read_text().replace("banana,4011,yes,kg", "banana,4011,yes,lb")
+    (folder / "catalog.csv").write_text(rows)
+    with pytest.raises(SettingError, match=r"SCANTALK_MODEL_DIR.*'banana' has unit 'lb'"):
+        ModelFolder.open(folder)
