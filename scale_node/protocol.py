@@ -66,6 +66,18 @@ def _kg(sign: str, digits: str, unit: str) -> float:
     return float(f"{sign}{digits}") * KG_PER[unit.lower()]
 
 
+def _status(*, zero_error: bool, over: bool, under: bool, motion: bool) -> WeightStatus:
+    """What a scale's flags come to, in every protocol: what needs staff first, then what
+    holds no weight, then motion."""
+    if zero_error:
+        return WeightStatus.ZERO_ERROR
+    if over:
+        return WeightStatus.OVER_CAPACITY
+    if under:
+        return WeightStatus.UNDER_ZERO
+    return WeightStatus.MOTION if motion else WeightStatus.OK
+
+
 def _nci_status(text: str) -> WeightStatus:
     if len(text) < 3 or text[0] != "S":
         raise ProtocolError(f"not an NCI status: {text!r}")
@@ -78,13 +90,12 @@ def _nci_status(text: str) -> WeightStatus:
     if len(codes) != wanted:
         raise ProtocolError(f"NCI status of {len(codes)} bytes, {wanted} announced: {text!r}")
     first, second, third = codes[0], codes[1], codes[2] if len(codes) > 2 else 0
-    if first & 0b1100 or second & 0b1100 or third & 0b1000:
-        return WeightStatus.ZERO_ERROR  # self-check failed or no zero: no weight to trust
-    if second & 0b10:
-        return WeightStatus.OVER_CAPACITY
-    if second & 0b01:
-        return WeightStatus.UNDER_ZERO
-    return WeightStatus.MOTION if first & 0b01 else WeightStatus.OK
+    return _status(  # a failed self-check or no zero: no weight to trust
+        zero_error=bool(first & 0b1100 or second & 0b1100 or third & 0b1000),
+        over=bool(second & 0b10),
+        under=bool(second & 0b01),
+        motion=bool(first & 0b01),
+    )
 
 
 def nci(frame: bytes, _unit: str) -> Reading:
@@ -107,15 +118,15 @@ def toledo(frame: bytes, unit: str) -> Reading:
     body = text[1:-1]
     if body.startswith("?") and len(body) == 2:
         code = ord(body[1])
-        if code & 0b1000:
-            return Reading(WeightStatus.ZERO_ERROR)
-        if code & 0b10:
-            return Reading(WeightStatus.OVER_CAPACITY)
-        if code & 0b100:
-            return Reading(WeightStatus.UNDER_ZERO)
-        if code & 0b1:
-            return Reading(WeightStatus.MOTION)
-        raise ProtocolError(f"a Toledo status without a reason: {body!r}")
+        status = _status(
+            zero_error=bool(code & 0b1000),
+            over=bool(code & 0b10),
+            under=bool(code & 0b100),
+            motion=bool(code & 0b1),
+        )
+        if status is WeightStatus.OK:
+            raise ProtocolError(f"a Toledo status without a reason: {body!r}")
+        return Reading(status)
     if not (weight := _NUMBER.fullmatch(body.strip())):
         raise ProtocolError(f"not a Toledo weight: {body!r}")
     sign, digits = weight.groups()

@@ -84,7 +84,8 @@ class Catalog:
             announce = (row.get("announce") or "yes").strip().lower()
             unit = (row.get("unit") or "each").strip().lower()
             if unit not in UNITS:
-                raise ValueError(f"{path}: {label!r} has unit {unit!r}, not one of each, kg")
+                units = ", ".join(UNITS)
+                raise ValueError(f"{path}: {label!r} has unit {unit!r}, not one of {units}")
             products[label] = Product(
                 label=label,
                 plu=(row.get("plu") or "").strip() or None,
