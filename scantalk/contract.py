@@ -481,7 +481,7 @@ class WeightStatus(StrEnum):
     """What the scale says of its weight."""
 
     OK = "ok"
-    """A valid weight; `stable` says whether it has settled."""
+    """A valid weight that has settled: the only status with `stable` true."""
     MOTION = "motion"
     """The weight is still moving (an item being placed or taken)."""
     UNDER_ZERO = "under_zero"
