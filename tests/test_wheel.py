@@ -4,41 +4,25 @@ relative to the checkout, and a node's extra is all that node needs."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scantalk.processes import die_with_parent, stop_process
-from testbench import CHECKOUT
+from testbench import wheel_env
 from testbench.bus import wait_online
 from testbench.environ import clean_environ
-
-NOT_SOURCE = (".git", ".venv", "data", "build", "*.egg-info", "__pycache__", ".*_cache")
 
 
 @pytest.fixture(scope="module")
 def bridge_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment outside the checkout with the wheel and its bridge extra."""
+    """A fresh virtual environment outside the checkout with the wheel and its bridge extra,
+    made as the images make theirs (from the build stage's sources only, not the checkout's
+    node_modules and virtual environments)."""
     root = tmp_path_factory.mktemp("wheel")
-    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
-    source = shutil.copytree(CHECKOUT, root / "source", ignore=shutil.ignore_patterns(*NOT_SOURCE))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(source)],
-        check=True,
-        timeout=600,
-    )
-    (wheel,) = root.glob("scantalk-*.whl")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[bridge]"],
-        check=True,
-        timeout=600,
-    )
-    return venv
+    wheel = wheel_env.build(root / "build")
+    return wheel_env.install("bridge", wheel, root / "venv").parent.parent
 
 
 def installed(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
