@@ -88,7 +88,7 @@ class IoTHub:
 
         message = Message(
             record.to_json().decode(),
-            message_id=record.scan_id,  # the hub side can drop a redelivered record by its id
+            message_id=record.message_id,  # the hub side can drop a redelivered record by its id
             content_encoding="utf-8",
             content_type="application/json",
         )

@@ -75,7 +75,7 @@ class Bridge:
                 return
             self.ack(scan.station, scan.scan_id, AckStatus.QUEUED)
             pending = self.outbox.count(pending_only=True)
-        self.node.count("accepted")
+        self.node.count("accepted" if scan.revision == 1 else "revisions")
         self.node.gauge("outbox_pending", pending)
         self.node.stats_soon()  # scans today and the outbox, for Home Assistant
         if pending >= NEAR_FULL * self.settings.outbox_max:
@@ -113,7 +113,7 @@ class Bridge:
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     break
                 backoff = 1.0
-                self.outbox.mark_delivered(record.scan_id, self.destination.name)
+                self.outbox.mark_delivered(record, self.destination.name)
                 self.node.count("delivered")
                 self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED)
             # Once a batch, not once a record: counting is off the per-record path.

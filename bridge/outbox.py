@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS pending ON records (accepted_at) WHERE delivered_at IS NULL;
 CREATE INDEX IF NOT EXISTS accepted ON records (accepted_at);
 """
+REVISION = "coalesce(json_extract({}.body, '$.revision'), 1)"
+"""A stored record's revision (records stored before revisions existed are revision 1)."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,15 @@ class Outbox:
         self._lock = threading.Lock()
 
     def add(self, record: InventoryRecord) -> bool:
-        """Store a record durably; False when its scan id was already stored (a redelivery)."""
+        """Store a record durably; False when its scan id was already stored at this revision
+        or a later one (a redelivery). A later revision (a new weight) replaces the stored one
+        and is pending again, in its scan's place in the queue."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO records (scan_id, body, accepted_at) VALUES (?, ?, ?)",
+                "INSERT INTO records (scan_id, body, accepted_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (scan_id) DO UPDATE SET body = excluded.body, "
+                "delivered_at = NULL, destination = NULL "
+                f"WHERE {REVISION.format('excluded')} > {REVISION.format('records')}",
                 (record.scan_id, record.to_json().decode(), now_rfc3339()),
             )
         return cursor.rowcount == 1
@@ -65,11 +72,13 @@ class Outbox:
                 "SELECT count(*) FROM records WHERE accepted_at >= ?", (accepted_at,)
             ).fetchone()[0]
 
-    def mark_delivered(self, scan_id: str, destination: str) -> None:
+    def mark_delivered(self, record: InventoryRecord, destination: str) -> None:
+        """Only this revision: a later one that came while it was being sent stays pending."""
         with self._lock:
             self._db.execute(
-                "UPDATE records SET delivered_at = ?, destination = ? WHERE scan_id = ?",
-                (now_rfc3339(), destination, scan_id),
+                "UPDATE records SET delivered_at = ?, destination = ? "
+                f"WHERE scan_id = ? AND {REVISION.format('records')} = ?",
+                (now_rfc3339(), destination, record.scan_id, record.revision),
             )
 
     def records(self, pending_only: bool = False, limit: int = -1) -> list[StoredRecord]:

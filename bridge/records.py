@@ -24,9 +24,10 @@ def show_records(path: Path, pending_only: bool, as_json: bool) -> int:
             state = (
                 f"{stored.destination} {stored.delivered_at}" if stored.delivered_at else "pending"
             )
+            amount = "to weigh" if r.quantity is None else f"{r.quantity:g} {r.unit}"
             print(
                 f"{r.scanned_at}  {r.station_id}  {r.display_name:<20} plu={r.plu or '-':<5} "
-                f"conf={r.confidence:.2f}  {r.scan_id}  {state}"
+                f"{amount:<9} conf={r.confidence:.2f}  {r.scan_id}  {state}"
             )
     finally:
         outbox.close()

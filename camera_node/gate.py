@@ -69,6 +69,11 @@ class Gate:
     def _changed(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(np.count_nonzero(np.abs(a - b) > self.settings.pixel_threshold)) / a.size
 
+    def wake(self) -> None:
+        """Something changed that the camera may not see (the scale's weight): send the next
+        `settle_frames` frames."""
+        self._settle = self.settings.settle_frames
+
     def check(self, bgr: np.ndarray, now: float) -> Verdict:
         s = self.settings
         small = self._small(bgr)

@@ -20,6 +20,7 @@ from scantalk.contract import (
     NodeName,
     Scan,
     SnapshotInfo,
+    Weight,
     now_rfc3339,
 )
 from scantalk.latency import Window
@@ -48,6 +49,8 @@ class Camera:
         node.add_worker(self.capture)
         node.subscribe(node.topics.scan, self.on_scan, qos=1)
         node.subscribe(node.topics.classifier_config_state, self.on_classifier_config, qos=1)
+        # A weight change is news even where the camera sees none (a dark item, a dark counter).
+        node.subscribe(node.topics.weight, self.on_weight, qos=1)
         gate = self.gate.settings if settings.camera_gate else "off"
         node.log.info(
             "source %s at up to %.1f fps; gate %s",
@@ -131,6 +134,12 @@ class Camera:
             user_properties=info.to_properties(),
         )
         self.node.count("snapshots")
+
+    def on_weight(self, message: Message) -> None:
+        if message.payload and not message.retain:
+            Weight.from_json(message.payload)  # only a weight wakes the camera
+            self.gate.wake()
+            self.node.count("woken")
 
     def on_classifier_config(self, message: Message) -> None:
         """Send as many settle frames as the classifier's decision needs, as it says now."""

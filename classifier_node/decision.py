@@ -196,6 +196,10 @@ class ScanDecider:
     gets one `Ask` when a few candidates hold most of its evidence, else one `UNSURE_PROMPT`.
     An item asked about and then swapped for another (`SWAP_FRAMES` frames of something not
     offered) gives `NEW_ITEM`, and the new item is a placement of its own.
+
+    Where a produce scale says what lies on it (`weighed`), it decides whether something is
+    there and the camera only which item: a weighed placement is never empty (what the model
+    cannot see is "not sure"), and a scale that weighs nothing ends the placement at once.
     """
 
     def __init__(self, thresholds: Thresholds) -> None:
@@ -207,12 +211,25 @@ class ScanDecider:
         self._prompted = False
         self._offered: tuple[str, ...] = ()
         """What the placement's question offered."""
+        self._weighed: bool | None = None
 
     @property
     def placing(self) -> bool:
         """Whether a placement is under way: something has been on the counter since it was
-        last empty for `stable_frames` frames."""
-        return bool(self._window)
+        last empty for `stable_frames` frames, or the scale weighs something."""
+        return bool(self._window) or self._weighed is True
+
+    @property
+    def weighed(self) -> bool | None:
+        """True: the scale weighs something; False: nothing; None: it cannot say (moving, no
+        scale), and the camera alone decides."""
+        return self._weighed
+
+    @weighed.setter
+    def weighed(self, weighed: bool | None) -> None:
+        if weighed is False:
+            self._end_placement()
+        self._weighed = weighed
 
     def chosen(self, label: str) -> None:
         """The shopper chose `label` for this placement: it is not announced again in it."""
@@ -223,7 +240,7 @@ class ScanDecider:
         """Feed one frame's reading; returns the item when it is a new scan, an `Ask`, or
         `UNSURE_PROMPT`."""
         t = self.thresholds
-        if frame_is_empty(reading, t):
+        if self._weighed is False or (not self._weighed and frame_is_empty(reading, t)):
             self._empties += 1
             if self._empties >= t.stable_frames:
                 self._end_placement()

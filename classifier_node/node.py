@@ -1,5 +1,7 @@
 """The classifier node: frames in, predictions out, and a scan plus a speech request per item;
-a question to the shopper when it is not sure, and a scan of the item the shopper chose."""
+a question to the shopper when it is not sure, and a scan of the item the shopper chose.
+Where a produce scale is online, its weight says whether something lies there, and goes on
+the scans of items sold by weight."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from classifier_node.http_api import ImageApi
 from classifier_node.model import Model
 from classifier_node.questions import Asked, Questions
 from classifier_node.settings import ClassifierSettings
+from classifier_node.weighing import REWEIGH_KG, ScaleView
 from scantalk.contract import (
+    ONLINE,
     Answer,
     Candidate,
     ClassifierConfig,
@@ -31,10 +35,12 @@ from scantalk.contract import (
     SayRequest,
     Scan,
     TaughtChange,
+    Unit,
+    Weight,
     now_rfc3339,
 )
 from scantalk.latency import Window
-from scantalk.phrases import question, render, spoken_language
+from scantalk.phrases import question, render, spoken_language, weight
 from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
@@ -55,13 +61,29 @@ LIVE_MINIMUM: dict[str, float] = {
 restarts), whatever the settings' own bounds: a change below one turns a safety off."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Unweighed:
+    """An item sold by weight, recognised while the scale still moves: announced with its
+    weight once the scale settles, or without it at `deadline`."""
+
+    guess: Guess
+    alternatives: list[Guess]
+    frame_id: str
+    question_id: str | None
+    deadline: float
+
+
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
         self.model = Model.of_lane(settings)
         self.decider = ScanDecider(settings.thresholds)
-        self._deciding = threading.Lock()
-        """Frames feed the decision and answers tell it what was chosen, on two threads."""
+        self._deciding = threading.RLock()
+        """Frames, answers and weights feed the decision and its scans, on three threads."""
+        self.scale = ScaleView()
+        self.unweighed: Unweighed | None = None
+        self.weighed_scan: Scan | None = None
+        """This placement's scan of an item sold by weight: a new weight revises it."""
         self.questions = Questions()
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
@@ -80,6 +102,8 @@ class Classifier:
         node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
         node.subscribe(node.topics.taught, self.on_taught, qos=1)
         node.subscribe(node.topics.answer, self.on_answer, qos=1)
+        node.subscribe(node.topics.weight, self.on_weight, qos=1)
+        node.subscribe(node.topics.status(NodeName.SCALE), self.on_scale_status, qos=1)
         node.add_worker(self.expire_questions)
         node.on_online(self.publish_config)
         if settings.http_port:
@@ -113,21 +137,55 @@ class Classifier:
         with self._deciding:
             was_placing = self.decider.placing
             verdict = self.decider.observe(reading)
-            placing = self.decider.placing
-        if placing and not was_placing:  # before its name is known, the shopper hears it seen
+            self.follow(was_placing)
+            if verdict is NEW_ITEM:
+                self.cancel_question("another item was placed")
+            elif isinstance(verdict, Ask):
+                self.ask(verdict, info.frame_id)
+            elif verdict is UNSURE_PROMPT:
+                self.say(render("unsure", self.language), kind=SayKind.PROMPT)
+            elif verdict:
+                self.cancel_question("the lane is sure now, or another item was placed")
+                alternatives = [g for g in reading.candidates if g.label != verdict.label]
+                self.announce(verdict, alternatives, info.frame_id)
+
+    def follow(self, was_placing: bool) -> None:
+        """A placement began (the shopper hears it seen before its name is known) or ended."""
+        placing = self.decider.placing
+        if placing and not was_placing:
             self.say(Earcon.DETECTED, kind=SayKind.EARCON)
         elif was_placing and not placing:
             self.cancel_question("its item was taken away")
-        if verdict is NEW_ITEM:
-            self.cancel_question("another item was placed")
-        elif isinstance(verdict, Ask):
-            self.ask(verdict, info.frame_id)
-        elif verdict is UNSURE_PROMPT:
-            self.say(render("unsure", self.language), kind=SayKind.PROMPT)
-        elif verdict:
-            self.cancel_question("the lane is sure now, or another item was placed")
-            alternatives = [g for g in reading.candidates if g.label != verdict.label]
-            self.announce(verdict, alternatives, info.frame_id)
+            self.weigh_now(None)  # a recognised item is a scan, weighed or not
+            self.weighed_scan = None
+
+    def on_scale_status(self, message: Message) -> None:
+        with self._deciding:
+            self.scale = dataclasses.replace(self.scale, online=message.payload == ONLINE)
+            self.weighed()
+
+    def on_weight(self, message: Message) -> None:
+        if not message.payload:
+            return  # the retained weight was cleared
+        weight = Weight.from_json(message.payload)
+        Refused.check_station(weight.station, message.topic, "weight")
+        with self._deciding:
+            self.scale = dataclasses.replace(self.scale, weight=weight)
+            self.weighed()
+
+    def weighed(self) -> None:
+        """The scale changed: it may start or end a placement, weigh the item waiting for its
+        weight, or weigh the placement's item anew."""
+        was_placing = self.decider.placing
+        self.decider.weighed = self.scale.present(self.settings.weighed_min_kg)
+        self.follow(was_placing)
+        kg = self.scale.stable_kg(self.settings.weighed_min_kg)
+        if kg is None:
+            return
+        if self.unweighed:
+            self.weigh_now(kg)
+        elif self.weighed_scan and abs(kg - (self.weighed_scan.weight_kg or 0)) >= REWEIGH_KG:
+            self.reweigh(self.weighed_scan, kg)
 
     def ask(self, ask: Ask, frame_id: str) -> None:
         """Ask the shopper among the candidates, each with its key, in the lane's language."""
@@ -169,8 +227,12 @@ class Classifier:
 
     def expire_questions(self, stop: threading.Event) -> None:
         """Without an answer in time, point the shopper to the checkout's lookup: nothing is
-        recorded."""
+        recorded. An item still waiting for its weight is announced without it."""
         while not stop.wait(0.2):
+            with self._deciding:
+                if self.unweighed and time.monotonic() >= self.unweighed.deadline:
+                    self.node.count("scans_unweighed")
+                    self.weigh_now(None)
             if expired := self.questions.expired(time.monotonic()):
                 self.node.count("questions_unanswered")
                 self.node.log.info("question %s: no answer", expired.question.question_id)
@@ -189,12 +251,12 @@ class Classifier:
             self.node.count("answers_none")
             self.say(render("lookup", self.language), kind=SayKind.PROMPT)
             return
-        with self._deciding:
-            self.decider.chosen(answer.choice)
         ranked = asked.ask.candidates
         chosen = next(g for g in ranked if g.label == answer.choice)
         others = [g for g in ranked if g is not chosen]
-        self.announce(chosen, others, asked.frame_id, asked.question.question_id)
+        with self._deciding:
+            self.decider.chosen(answer.choice)
+            self.announce(chosen, others, asked.frame_id, asked.question.question_id)
         if self.settings.learn_from_answers and self.model.can_learn:
             before = set(self.model.prototypes.labels)
             learning.learn(self.model, answer.choice, asked.ask, asked.question.question_id)
@@ -220,9 +282,38 @@ class Classifier:
         frame_id: str,
         question_id: str | None = None,
     ) -> None:
-        """One scan, and its name out loud; `question_id`: the shopper chose it answering."""
+        """One scan, and its name out loud; `question_id`: the shopper chose it answering. An
+        item sold by weight waits up to `weigh_wait` for the scale to settle, to be announced
+        with its weight."""
+        self.weigh_now(None)  # an item still waiting is announced before the next one
+        product = self.model.folder.catalog.get(guess.label)
+        kg = self.scale.stable_kg(self.settings.weighed_min_kg)
+        waits = self.scale.weighs and self.settings.weigh_wait > 0
+        if product.unit == Unit.KG and kg is None and waits:
+            deadline = time.monotonic() + self.settings.weigh_wait
+            self.unweighed = Unweighed(guess, alternatives, frame_id, question_id, deadline)
+            return
+        self.publish_scan(guess, alternatives, frame_id, question_id, kg)
+
+    def weigh_now(self, kg: float | None) -> None:
+        """Announce the item waiting for its weight, with `kg` or (None) without a weight."""
+        if waiting := self.unweighed:
+            self.unweighed = None
+            self.publish_scan(
+                waiting.guess, waiting.alternatives, waiting.frame_id, waiting.question_id, kg
+            )
+
+    def publish_scan(
+        self,
+        guess: Guess,
+        alternatives: list[Guess],
+        frame_id: str,
+        question_id: str | None,
+        kg: float | None,
+    ) -> None:
         product = self.model.folder.catalog.get(guess.label)
         station, language = self.settings.station, self.language
+        by_weight = product.unit == Unit.KG
         scan = Scan(
             scan_id=str(uuid.uuid4()),
             station=station,
@@ -235,14 +326,35 @@ class Classifier:
             alternatives=alternatives,
             decided_by=DecidedBy.SHOPPER if question_id else DecidedBy.LANE,
             question_id=question_id,
+            unit=product.unit,
+            weight_kg=kg if by_weight else None,
         )
         self.node.publish(self.node.topics.scan, scan, qos=1)
-        phrase = "chosen" if question_id else "item"
-        self.say(render(phrase, language, item=scan.display_name), scan_id=scan.scan_id)
+        self.weighed_scan = scan if by_weight else None
+        if scan.weight_kg and self.settings.say_weight:
+            text = render("weighed", language, item=scan.display_name,
+                          weight=weight(scan.weight_kg, language))  # fmt: skip
+        else:
+            text = render("chosen" if question_id else "item", language, item=scan.display_name)
+        self.say(text, scan_id=scan.scan_id)
         self.node.count("scans")
         self.node.log.info(
-            "scan %s: %s (%.2f, %s)", scan.scan_id, scan.label, scan.confidence, scan.decided_by
-        )
+            "scan %s: %s (%.2f, %s%s)", scan.scan_id, scan.label, scan.confidence,
+            scan.decided_by, f", {scan.weight_kg} kg" if scan.weight_kg else "",
+        )  # fmt: skip
+
+    def reweigh(self, scan: Scan, kg: float) -> None:
+        """The same item weighs anew: its scan's next revision, and the new weight out loud
+        (not the item as a new one)."""
+        revised = dataclasses.replace(scan, weight_kg=kg, revision=scan.revision + 1)
+        self.node.publish(self.node.topics.scan, revised, qos=1)
+        self.weighed_scan = revised
+        self.node.count("revisions")
+        self.node.log.info("scan %s: revision %d, %s kg", scan.scan_id, revised.revision, kg)
+        if self.settings.say_weight:
+            text = render("reweighed", self.language, item=scan.display_name,
+                          weight=weight(kg, self.language))  # fmt: skip
+            self.say(text, scan_id=scan.scan_id)
 
     def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
         request = SayRequest(self.settings.station, text, self.language, scan_id, kind)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from classifier_node.settings import ClassifierSettings
 from scantalk.catalog import UNITS
-from scantalk.contract import NodeName, TaughtAction
+from scantalk.contract import NodeName, TaughtAction, Unit
 from scantalk.phrases import PHRASES, base_language
 from scantalk.registry import Command, NodeSpec
 
@@ -128,7 +128,7 @@ def teach(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     }
     if args.name:
         names[base_language(settings.language)] = args.name
-    product = Product(args.label, plu=args.plu, names=names, unit=args.unit)
+    product = Product(args.label, plu=args.plu, names=names, unit=Unit(args.unit))
     try:
         teach(model, product, images)
     except ValueError as exc:

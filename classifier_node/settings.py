@@ -74,6 +74,19 @@ class ClassifierSettings(Settings):
     learn_from_answers: bool = setting(
         True, YES_NO, "learn items from shoppers' answers, and announce them once learned"
     )
+    say_weight: bool = setting(
+        True, YES_NO, "say the weight after the name of an item sold by weight"
+    )
+    weighed_min_kg: float = setting(
+        0.01,
+        Number(float, 0.001, 5),
+        "stable weight from which something lies on the produce scale (where there is one)",
+    )
+    weigh_wait: float = setting(
+        2.0,
+        Number(float, 0, 10),
+        "seconds an item sold by weight waits for a stable weight before it is announced without",
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"

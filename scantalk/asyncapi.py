@@ -92,6 +92,8 @@ LIMITS: dict[type, dict[str, Schema]] = {
         "confidence": {"minimum": 0, "maximum": 1},
         "station": {"pattern": STATION_PATTERN},
         "question_id": _ID,
+        "revision": {"minimum": 1, "maximum": Scan.MAX_REVISION},
+        "weight_kg": {"exclusiveMinimum": 0, "maximum": Weight.MAX_KG},
     },
     Question: {
         "question_id": _ID,
@@ -535,7 +537,10 @@ def channels() -> list[Channel]:
              Op("classifierReceivesTaught", "receive", "The classifier reads its taught items "
                 "again.", 1))),
         Channel("scan", address(ANY.scan), "Scan", "Scans",
-            "The product's event: one per placement of an item.",
+            "The product's event: one per placement of an item. An item sold by weight that "
+            "weighs anew while it stays on the scale (a second banana) publishes its scan "
+            "again, with the same `scan_id`, the next `revision` and the new `weight_kg`: keep "
+            "the highest revision of each scan.",
             (Op("classifierPublishesScan", "send", "An item was recognised and stayed in "
                 "view.", 1),
              Op("bridgeReceivesScan", "receive", "The bridge stores the scan, then forwards it "
@@ -567,7 +572,13 @@ def channels() -> list[Channel]:
             "scale is unplugged, silent or garbled past `SCANTALK_SCALE_DEADLINE`, or its node "
             "stopped. Only where a scale is configured.",
             (Op("scalePublishesWeight", "send", "The scale node, from the serial scale.", 1,
-                retain=True),)),
+                retain=True),
+             Op("classifierReceivesWeight", "receive", "A stable weight above "
+                "`SCANTALK_WEIGHED_MIN_KG` is a placement, zero ends it; an item sold by "
+                "weight is announced with its stable weight, and a new one revises its scan.",
+                1),
+             Op("cameraReceivesWeight", "receive", "A change of weight wakes the camera: it "
+                "sends `settle_frames` frames.", 1))),
         Channel("voiceSay", address(ANY.say), "SayRequest", "Speech requests",
             "Something to say out loud.",
             (Op("classifierPublishesSay", "send", "One per scan, earcons, questions, and "

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scantalk.contract import Unit
 from scantalk.phrases import base_language
 
 NOTHING_LABELS = frozenset({"negative"})
 """Labels that mean "nothing there" without any catalog: Azure Custom Vision's built-in
 `Negative` tag ("none of my tags")."""
-UNITS = ("each", "kg")
+UNITS = tuple(unit.value for unit in Unit)
 EMPTY, NO = "empty", ("no", "false", "0")
 """`announce` values: the "nothing there" class, and never a scan."""
 
@@ -43,7 +44,7 @@ class Product:
     and when it leads, the counter is empty whatever crumbs the other labels get."""
     names: dict[str, str] = field(default_factory=dict)
     """Display name per language."""
-    unit: str = "each"
+    unit: Unit = Unit.EACH
     """How it is sold: `each` or `kg` (by weight)."""
 
     def name(self, language: str) -> str:
@@ -91,7 +92,7 @@ class Catalog:
                 plu=(row.get("plu") or "").strip() or None,
                 announce=announce not in (EMPTY, *NO),
                 empty=announce == EMPTY,
-                unit=unit,
+                unit=Unit(unit),
                 names={
                     key.removeprefix("name_"): value.strip()
                     for key, value in row.items()

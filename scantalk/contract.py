@@ -47,6 +47,15 @@ class ContractError(ValueError):
     """A payload or topic that does not follow the contract."""
 
 
+class Unit(StrEnum):
+    """How an item is sold (the catalog's `unit` column)."""
+
+    EACH = "each"
+    """By the piece."""
+    KG = "kg"
+    """By weight, from the produce scale."""
+
+
 def now_rfc3339(after_s: float = 0) -> str:
     """The current UTC time (or `after_s` from now) as RFC 3339 with milliseconds, e.g.
     `2026-11-25T09:53:00.123Z`."""
@@ -381,9 +390,30 @@ class Scan(Payload):
     decided_by: DecidedBy = DecidedBy.LANE
     question_id: str | None = None
     """The question the shopper answered, when `decided_by` is `shopper`."""
+    unit: Unit = Unit.EACH
+    """How the item is sold, from the catalog."""
+    weight_kg: float | None = None
+    """For an item sold by weight: the scale's stable weight; null for an item sold by the
+    piece, and on a lane without a scale (the checkout weighs it)."""
+    revision: int = 1
+    """1 for the scan. While the same item stays on the scale, each new stable weight (a second
+    banana added) publishes the scan again: the same `scan_id`, the next revision and the new
+    weight. It is not a new scan and is not announced again; only its weight is said. Keep the
+    highest revision of each `scan_id`."""
+
+    MAX_REVISION: ClassVar[int] = 1000
 
     def validate(self) -> None:
         _check_id(self.SCHEMA, "question_id", self.question_id)
+        if not 1 <= self.revision <= self.MAX_REVISION:
+            raise ContractError(f"{self.SCHEMA}: revision must be 1-{self.MAX_REVISION}")
+        if self.weight_kg is not None and (
+            self.unit != Unit.KG or not 0 < self.weight_kg <= Weight.MAX_KG
+        ):
+            raise ContractError(
+                f"{self.SCHEMA}: weight_kg is for an item sold by weight, above 0 and at most "
+                f"{Weight.MAX_KG:g}"
+            )
         for name in ("scan_id", "label", "display_name", "model", "frame_id"):
             if len(getattr(self, name)) > 128 or (name != "frame_id" and not getattr(self, name)):
                 raise ContractError(f"{self.SCHEMA}: {name} must be 1-128 characters")
@@ -706,16 +736,30 @@ class InventoryRecord(Payload):
     store_id: str | None = None
     sku: str | None = None
     """The retailer's own article number, where it has one."""
-    quantity: int = 1
-    unit: str = "each"
+    quantity: float | None = 1
+    """Pieces (1) of an item sold `each`; kilograms of one sold by weight, or null when it was
+    not weighed (no scale, or no stable weight): the checkout must weigh it."""
+    unit: Unit = Unit.EACH
     record_type: str = "scan"
     decided_by: DecidedBy = DecidedBy.LANE
     """`lane` (announced) or `shopper` (chosen, answering `question_id`)."""
     question_id: str | None = None
+    revision: int = 1
+    """The scan's revision: a later one (a new weight) replaces an earlier one of its
+    `scan_id`."""
+
+    @property
+    def message_id(self) -> str:
+        """Its IoT Hub message id: the scan id, and `<scan id>.<revision>` for a later revision,
+        so the hub side drops redelivered copies but not a new weight."""
+        return self.scan_id if self.revision == 1 else f"{self.scan_id}.{self.revision}"
 
     @classmethod
     def from_scan(cls, scan: Scan, device_id: str, store_id: str | None = None) -> InventoryRecord:
         return cls(
+            quantity=scan.weight_kg if scan.unit == Unit.KG else 1,
+            unit=scan.unit,
+            revision=scan.revision,
             decided_by=scan.decided_by,
             question_id=scan.question_id,
             store_id=store_id,
@@ -731,7 +775,10 @@ class InventoryRecord(Payload):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {_camel(k): v for k, v in super().to_dict().items()}
+        body = {_camel(k): v for k, v in super().to_dict().items()}
+        if self.unit == Unit.EACH and self.quantity is not None:
+            body["quantity"] = int(self.quantity)  # pieces are counted, not measured
+        return body
 
     @classmethod
     def from_dict(cls, obj: Any) -> Self:

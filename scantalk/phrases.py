@@ -19,6 +19,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "ask_3": "{a}, {b}, or {c}? Press 1 for {a}, 2 for {b}, 3 for {c}, 0 for none of these.",
         "chosen": "{item}.",
         "lookup": "Please use the checkout's lookup.",
+        "weighed": "{item}, {weight}",
+        "reweighed": "{item}, now {weight}",
+        "grams": "{n} grams",
+        "kilo": "1 kilo",
+        "kilos": "{n} kilos",
     },
     "de": {
         "item": "{item}",
@@ -31,6 +36,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "0 für keins davon.",
         "chosen": "{item}.",
         "lookup": "Bitte wählen Sie den Artikel an der Kasse aus.",
+        "weighed": "{item}, {weight}",
+        "reweighed": "{item}, jetzt {weight}",
+        "grams": "{n} Gramm",
+        "kilo": "1 Kilo",
+        "kilos": "{n} Kilo",
     },
 }
 DECIMAL_SEPARATOR = {"de": ","}
@@ -54,6 +64,16 @@ def render(key: str, language: str, **params: object) -> str:
     templates = PHRASES.get(base) or PHRASES["en"]
     spoken = {name: _for_the_ear(value, base) for name, value in params.items()}
     return templates[key].format(**spoken)
+
+
+def weight(kg: float, language: str) -> str:
+    """A weight as a person says it: grams to the nearest ten below a kilo ("850 grams"),
+    kilos to one decimal from there ("1.2 kilos", German "1,2 Kilo")."""
+    grams = max(10, round(kg * 100) * 10)
+    if grams < 1000:
+        return render("grams", language, n=grams)
+    kilos = round(kg, 1)
+    return render("kilo", language) if kilos == 1 else render("kilos", language, n=kilos)
 
 
 def question(names: list[str], language: str) -> str:

@@ -360,6 +360,8 @@ def test_a_running_lane_publishes_only_what_the_document_allows(
     bus.wait_for(TOPICS.say, _scan_id_is(scan_id), timeout=10)
     bus.wait_for(TOPICS.spoken, _scan_id_is(scan_id), timeout=10)
     bus.wait_for(TOPICS.snapshot, timeout=10)
+    scale.kg = 0.7  # a second banana: the scan's next revision
+    bus.wait_for(TOPICS.scan, lambda h: h.json()["revision"] == 2, timeout=10)
     bus.wait_for(
         TOPICS.inventory_ack,
         lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",

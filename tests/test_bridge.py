@@ -6,6 +6,7 @@ against a local Mosquitto TLS listener standing in for IoT Hub.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import jsonschema
 import pytest
 
 from scantalk.broker import Broker, free_port
-from scantalk.contract import Guess, InventoryRecord, Scan
+from scantalk.contract import Guess, InventoryRecord, Scan, Unit
 from testbench.broker_conf import lane_to_store_conf
 from testbench.bus import Bus, wait_online
 from testbench.environ import clean_environ
@@ -112,6 +113,48 @@ def test_the_inventory_record_schema_holds_for_every_record():
     jsonschema.validate(json.loads(record.to_json()), SCHEMA)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**json.loads(record.to_json()), "confidence": 2}, SCHEMA)
+
+
+def weighed_scan(kg: float, revision: int = 1) -> Scan:
+    return dataclasses.replace(a_scan(0), unit=Unit.KG, weight_kg=kg, revision=revision)
+
+
+def test_an_item_sold_by_weight_is_recorded_in_kilograms_and_one_not_weighed_as_to_weigh():
+    weighed = InventoryRecord.from_scan(weighed_scan(1.234), device_id="lane-1-pi")
+    unweighed = InventoryRecord.from_scan(
+        dataclasses.replace(weighed_scan(1.0), weight_kg=None), device_id="lane-1-pi"
+    )
+    piece = InventoryRecord.from_scan(a_scan(1), device_id="lane-1-pi")
+    bodies = [json.loads(r.to_json()) for r in (weighed, unweighed, piece)]
+    assert [(b["quantity"], b["unit"]) for b in bodies] == [
+        (1.234, "kg"), (None, "kg"), (1, "each"),
+    ]  # fmt: skip
+    for body in bodies:
+        jsonschema.validate(body, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):  # a piece is one piece, never a weight
+        jsonschema.validate({**bodies[2], "quantity": 1.234}, SCHEMA)
+
+
+def test_a_new_weight_of_a_scan_replaces_its_record_and_reaches_the_hub_as_a_revision(
+    hub, bus, node_env, start_node
+):
+    hub_bus = hub.listen()
+    start_node("bridge", node_env, **hub.env("lane-1-pi"))
+    wait_online(bus, "bridge")
+    scan_id = a_scan(0).scan_id
+    bus.publish("scantalk/lane-1/scan", weighed_scan(1.234).to_json())
+    wait_delivered(hub_bus, {scan_id})
+    bus.publish("scantalk/lane-1/scan", weighed_scan(1.456, revision=2).to_json())
+    bus.publish("scantalk/lane-1/scan", weighed_scan(1.234).to_json())  # a late redelivery
+    sent = wait_delivered(hub_bus, {scan_id, f"{scan_id}.2"})
+    bus.wait_for(
+        "scantalk/lane-1/bridge/stats", lambda h: h.json()["counters"].get("duplicates") == 1
+    )
+    assert sent == {scan_id: 1, f"{scan_id}.2": 1}
+    bodies = [json.loads(h.payload) for h in hub_bus.matching("devices/#")]
+    assert [(b["quantity"], b["revision"]) for b in bodies] == [(1.234, 1), (1.456, 2)]
+    (stored,) = records(node_env)  # one scan, at its latest weight
+    assert (stored["scanId"], stored["quantity"], stored["revision"]) == (scan_id, 1.456, 2)
 
 
 def test_a_scan_delivered_twice_by_mqtt_is_recorded_once(bus, node_env, start_node):

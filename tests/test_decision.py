@@ -174,3 +174,22 @@ def test_thresholds_decide():
         threshold=0.99, presence=0.5, similarity=0.9, stable_frames=2, empty_below=0.05
     )
     assert scans([BANANA] * 10 + [EMPTY] * 3 + [POTATO] * 10, strict) == []
+
+
+def test_a_weighed_placement_is_never_empty_and_says_not_sure_instead_of_silence():
+    decider = ScanDecider(THRESHOLDS)
+    decider.weighed = True  # something lies on the scale, and the camera sees nothing it knows
+    assert decider.placing
+    said = [decider.observe(EMPTY) for _ in range(THRESHOLDS.unsure_after)]
+    assert said[-1] is UNSURE_PROMPT
+    assert decider.placing
+
+
+def test_a_scale_that_weighs_nothing_ends_the_placement_and_keeps_a_hand_from_starting_one():
+    decider = ScanDecider(THRESHOLDS)
+    assert [decider.observe(BANANA) for _ in range(2)][-1] == Guess("banana", 0.97)
+    decider.weighed = False  # the banana was lifted off: the scale is back at zero
+    assert not decider.placing
+    assert not any(decider.observe(BANANA) for _ in range(5))  # seen, but not on the scale
+    decider.weighed = None  # moving again: the camera decides
+    assert [decider.observe(BANANA) for _ in range(2)][-1] == Guess("banana", 0.97)

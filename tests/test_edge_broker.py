@@ -64,8 +64,8 @@ ALL = sorted(
 )
 """Every topic of a station in the contract, and Home Assistant's."""
 READS = {
-    "camera": [T.scan, T.classifier_config_state],
-    "classifier": [T.frame, T.classifier_config, T.taught, T.answer],
+    "camera": [T.scan, T.classifier_config_state, T.weight],
+    "classifier": [T.frame, T.classifier_config, T.taught, T.answer, T.weight, T.status(SCALE)],
     "voice": [T.say, T.repeat],
     "bridge": [T.scan, T.say, T.spoken, BIRTH],
     "scale": [],
@@ -394,7 +394,8 @@ def test_a_whole_lane_works_under_the_acl_each_node_as_its_user(
                                       SCANTALK_SCALE_PORT=str(scale.link)))  # fmt: skip
         for node in (NodeName.BRIDGE, NodeName.VOICE, NodeName.CLASSIFIER, NodeName.SCALE):
             hass.wait_for(lane.status(node), lambda h: h.payload == ONLINE)
-        hass.wait_for(lane.weight)
+        scale.kg = 1.234  # the banana lies on the scale
+        hass.wait_for(lane.weight, lambda h: h.json()["weight_kg"] == 1.234)
         start_node("camera", voice_env(
             edge, tmp_path, station, SCANTALK_MQTT_USERNAME="camera",
             SCANTALK_MQTT_PASSWORD=PASSWORDS["camera"], SCANTALK_STATS_INTERVAL="1",

@@ -77,3 +77,12 @@ def test_changes_outside_the_scan_area_are_ignored():
     left_half = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 0.3, 1.0)))
     assert left_half["entering"] == 0  # it comes in from the right and rests in the centre
     assert left_half["leaving"] >= 3
+
+
+def test_a_weight_change_wakes_a_still_gate_for_settle_frames():
+    gate = Gate(GateSettings(settle_frames=3, heartbeat_s=1000))
+    still = np.full((120, 160, 3), 90, np.uint8)
+    sent = [gate.check(still, t).publish for t in range(12)]
+    assert sent[4:] == [False] * 8, "a still scene kept being sent"
+    gate.wake()
+    assert [gate.check(still, t).publish for t in range(12, 16)] == [True, True, True, False]
