@@ -34,16 +34,23 @@ RECENT = 10_000
 
 
 def line(scan: dict[str, Any]) -> str:
-    """One line per scan. `plu` null: no standard PLU, so weigh or key in; never guess one."""
+    """One line per scan. `plu` null: no standard PLU, so weigh or key in; never guess one.
+    An item sold by weight shows its weight; `revision` above 1: a new weight of a scan."""
     plu = scan.get("plu")
     code = f"PLU {plu}" if plu is not None else "no PLU: weigh/key in"
-    return f"{scan['station']}: {scan['display_name']} - {code} ({scan['confidence']:.0%})"
+    weight = f" {scan['weight_kg']:.3f} kg" if scan.get("weight_kg") is not None else ""
+    revised = ", new weight" if scan.get("revision", 1) > 1 else ""
+    return (
+        f"{scan['station']}: {scan['display_name']}{weight} - {code} "
+        f"({scan['confidence']:.0%}){revised}"
+    )
 
 
 class Listener:
     def __init__(self, group: str, client_id: str) -> None:
         self.topic = f"$share/{group}/scantalk/+/scan"
-        self.seen: OrderedDict[str, None] = OrderedDict()
+        self.seen: OrderedDict[str, int] = OrderedDict()
+        """Revision of each recent scan id."""
         self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.on_connect = self.on_connect
         self.client.on_subscribe = self.on_subscribe
@@ -78,13 +85,14 @@ class Listener:
             if scan.get("schema") != "scantalk.scan/1":
                 raise ValueError(f"schema {scan.get('schema')!r}")
             scan_id = scan["scan_id"]  # fields we do not know are ignored
+            revision = int(scan.get("revision", 1))
             text = line(scan)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             print(f"not a scan on {msg.topic}: {exc}", file=sys.stderr, flush=True)
             return
-        if scan_id in self.seen:
-            return
-        self.seen[scan_id] = None
+        if self.seen.get(scan_id, 0) >= revision:
+            return  # a repeat (QoS 1 is at least once), or older than what we have
+        self.seen[scan_id] = revision
         if len(self.seen) > RECENT:
             self.seen.popitem(last=False)
         print(text, flush=True)

@@ -37,6 +37,9 @@ from scantalk.contract import (
     Spoken,
     Stats,
     Topics,
+    Unit,
+    Weight,
+    WeightStatus,
 )
 from scantalk.settings import STATIONS, SettingError, Settings
 
@@ -93,6 +96,8 @@ class StationView:
     acks: dict[str, AckStatus] = field(default_factory=dict)
     """The bridge's latest state of each recent scan, by scan id."""
     spoken: Spoken | None = None
+    weight: Weight | None = None
+    """The scale's latest weight; None on a lane without a scale."""
 
 
 @dataclass
@@ -132,6 +137,8 @@ class WatchState:
         match topic.split("/")[2:]:
             case ["scan"]:
                 self._scan(station, Scan.from_json(payload))
+            case ["scale", "weight"]:
+                self.station(station).weight = Weight.from_json(payload) if payload else None
             case ["voice", "spoken"]:
                 self.station(station).spoken = Spoken.from_json(payload)
             case ["inventory", "ack"]:
@@ -143,8 +150,12 @@ class WatchState:
 
     def _scan(self, station: str, scan: Scan) -> None:
         view = self.station(station)
-        if all(seen.scan_id != scan.scan_id for seen in view.scans):  # QoS 1 may redeliver
-            view.scans.append(scan)
+        for i, seen in enumerate(view.scans):
+            if seen.scan_id == scan.scan_id:  # QoS 1 may redeliver; a new weight revises it
+                if scan.revision > seen.revision:
+                    view.scans[i] = scan
+                return
+        view.scans.append(scan)
 
     def _ack(self, station: str, ack: InventoryAck) -> None:
         acks = self.station(station).acks
@@ -229,6 +240,14 @@ def _gauges_line(view: StationView) -> RenderableType:
     from rich.text import Text
 
     line = Text()
+    if weight := view.weight:  # a lane with a scale
+        line.append("scale ", style="bold")
+        if weight.weight_kg is not None and weight.status is not WeightStatus.NO_SCALE:
+            line.append(f"{weight.weight_kg:g} kg ")
+        if weight.status is not WeightStatus.OK:
+            style = "dim" if weight.status is WeightStatus.MOTION else "yellow"
+            line.append(weight.status.value, style=style)
+        line.append("   ")
     for name, label in GAUGE_LABELS.items():
         value = view.gauges.get(name)
         # Work waiting is worth a glance; shoppers not hearing announcements now is an alarm.
@@ -266,6 +285,7 @@ def _scans_table(view: StationView, scans: int) -> RenderableType:
     table.add_column("item", ratio=3)
     table.add_column("label", ratio=2)
     table.add_column("PLU")
+    table.add_column("amount", justify="right")
     table.add_column("confidence", justify="right")
     table.add_column("record")
     for scan in list(reversed(view.scans))[:scans]:
@@ -275,10 +295,18 @@ def _scans_table(view: StationView, scans: int) -> RenderableType:
             _plain(scan.display_name),  # Text, not markup: a "[" in a name is just a "["
             _plain(scan.label),
             _plain(scan.plu or UNKNOWN),
+            _amount(scan),
             f"{scan.confidence:.0%}",
             _ack_text(status),
         )
     return table
+
+
+def _amount(scan: Scan) -> str:
+    """1 (a piece), the weight in kg, or "to weigh" (sold by weight, no stable weight)."""
+    if scan.unit == Unit.EACH:
+        return "1"
+    return UNKNOWN if scan.weight_kg is None else f"{scan.weight_kg:.3f} kg"
 
 
 def _ack_text(status: AckStatus | None) -> RenderableType:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -94,6 +95,15 @@ def test_listener_prints_each_scan_once_and_catches_up_after_a_restart(broker, b
         no_plu = first.wait_for("Custard apple")
         assert no_plu == "lane-1: Custard apple - no PLU: weigh/key in (87%)"
         assert sum("Banana" in text for text in first.lines) == 1
+
+        # A weighed banana, then a second one added: the same scan at its next revision.
+        weighed = {**json.loads(scan("scan-w", "banana", "Banana", "4011", 0.91)),
+                   "unit": "kg", "weight_kg": 1.234}  # fmt: skip
+        bus.publish(SCAN, json.dumps(weighed).encode())
+        assert first.wait_for("1.234 kg") == "lane-1: Banana 1.234 kg - PLU 4011 (91%)"
+        bus.publish(SCAN, json.dumps({**weighed, "weight_kg": 1.456, "revision": 2}).encode())
+        revised = first.wait_for("1.456 kg")
+        assert revised == "lane-1: Banana 1.456 kg - PLU 4011 (91%), new weight"
 
         assert first.stop() == 0  # SIGTERM: a clean disconnect; the broker keeps the session
         bus.publish(SCAN, scan("scan-3", "lemon", "Lemon", "4053", 0.95))  # while it is down

@@ -71,3 +71,52 @@ def test_banana_is_scanned_spoken_and_recorded_once(bus, node_env, start_node, p
         count=first_later + 30,
     )
     assert len(bus.matching("scantalk/lane-1/scan")) == 1
+
+
+def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weight(
+    bus, node_env, start_node, photo_dir, scale
+):
+    scale.kg, scale.motion = 1.234, True  # landing on the scale
+    for name in ("bridge", "voice", "classifier"):
+        start_node(name, node_env)
+    start_node("scale", node_env, SCANTALK_SCALE_PORT=str(scale.link))
+    wait_online(bus, "bridge", "voice", "classifier", "scale")
+    start_node(
+        "camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
+        SCANTALK_CAMERA_FPS="20", SCANTALK_CAMERA_DWELL="600",
+    )  # fmt: skip
+    bus.wait_for("scantalk/lane-1/classifier/prediction", lambda h: h.json()["top"])
+    scale.motion = False  # settled
+
+    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    scan_id = scan.json()["scan_id"]
+    assert (scan.json()["label"], scan.json()["weight_kg"]) == ("banana", 1.234)
+    (spoken,) = bus.wait_for(
+        "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
+    )
+    assert spoken.json()["text"] == "Banana, 1.2 kilos"
+    samples = array("h", Path(node_env["SDL_DISKAUDIOFILE"]).read_bytes())
+    assert spoken.json()["duration_ms"] > 1000, "too short for a name and a weight"
+    assert max(abs(s) for s in samples) > 3000, "the audio that reached the speaker is silent"
+
+    scale.kg = 1.456  # a second banana
+
+    def of_scan(h):
+        return h.json()["scan_id"] == scan_id
+
+    bus.wait_for("scantalk/lane-1/voice/spoken", of_scan, count=2)
+    bus.wait_for(
+        "scantalk/lane-1/inventory/ack",
+        lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",
+        count=2,
+    )
+    listing = subprocess.run(
+        [sys.executable, "-m", "scantalk", "records", "--json"],
+        env=node_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    records = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert [(r["scanId"], r["item"], r["quantity"], r["unit"], r["revision"]) for r in records] == [
+        (scan_id, "banana", 1.456, "kg", 2)
+    ]
+    texts = [h.json()["text"] for h in bus.matching("scantalk/lane-1/voice/spoken", of_scan)]
+    assert texts == ["Banana, 1.2 kilos", "Banana, now 1.5 kilos"]

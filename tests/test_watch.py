@@ -28,6 +28,9 @@ from scantalk.contract import (
     Spoken,
     Stats,
     Topics,
+    Unit,
+    Weight,
+    WeightStatus,
 )
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.watch import NEEDS_RICH, UNKNOWN, WatchState, render, scans_fitting
@@ -146,7 +149,25 @@ def test_the_view_shows_a_scan_at_local_time_with_plu_confidence_and_record(one_
         LANE.inventory_ack, InventoryAck("lane-1", "s1", AckStatus.QUEUED, "iothub").to_json()
     )
     line = next(line for line in screen_text(state).splitlines() if "Banana" in line)
-    assert line.split() == ["│", "10:53:00", "Banana", "banana", "4011", "93%", "queued", "│"]
+    assert line.split() == [
+        "│", "10:53:00", "Banana", "banana", "4011", "1", "93%", "queued", "│",
+    ]  # fmt: skip
+
+
+def test_a_weighed_scan_shows_its_weight_and_a_new_weight_revises_it_in_place():
+    state = WatchState.following("lane-1")
+    weighed = dataclasses.replace(scan("s1"), unit=Unit.KG, weight_kg=1.234)
+    state.on_message(LANE.weight, Weight("lane-1", 1.234, True, WeightStatus.OK).to_json())
+    state.on_message(LANE.scan, weighed.to_json())
+    state.on_message(LANE.scan, dataclasses.replace(weighed, weight_kg=1.456, revision=2).to_json())
+    state.on_message(LANE.scan, weighed.to_json())  # a late redelivery of revision 1
+    (shown,) = state.stations["lane-1"].scans
+    assert shown.weight_kg == 1.456
+    text = screen_text(state)
+    assert "1.456 kg" in text
+    assert "scale 1.234 kg" in text
+    state.on_message(LANE.weight, Weight("lane-1", None, False, WeightStatus.NO_SCALE).to_json())
+    assert "scale no_scale" in screen_text(state)
 
 
 def test_text_from_the_bus_is_shown_as_it_is_never_as_markup_or_terminal_control():
