@@ -1,7 +1,7 @@
 """Placement to first audio: an item is put down in front of a 15 fps camera, how long until
 the lane says its name (warm cache).
 
-    .venv/bin/python -m bench.latency [--placements 24]
+    .venv/bin/python -m bench.latency [--placements 24] [--scale]
 
 Runs a real broker, a real classifier node and a real voice node (espeak-ng, pygame on SDL's
 disk driver). The camera is scripted in this process: it publishes composed frames
@@ -18,11 +18,19 @@ showing the item was published. A listener on the bus records when each message 
 One untimed round of every item comes first, so the voice's audio cache holds each name. The
 baseline, from the same run: the bus round trip (publish -> heard by the listener) and the
 classifier's own time per frame (`inference_ms` of its predictions).
+
+With `--scale`, every placement is made twice, interleaved: once from the camera alone and once
+with a scripted produce scale (its node online, the weight moving from the first item frame
+and stable `SETTLE_FRAMES` later, then moving and back to zero when the item leaves). For the
+placements with the scale, "placement" is also timed from the first stable weight (on the bus:
+a real scale node adds its poll, about 100 ms at 0.2 s, `bench.scale`). Items sold by weight
+wait for that weight and say it; items sold by the piece do not wait.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -39,11 +47,23 @@ from paho.mqtt.properties import Properties
 
 from bench import lane_env
 from scantalk.broker import Broker, free_port
+from scantalk.catalog import Catalog
 from scantalk.connection import tcp_no_delay
-from scantalk.contract import FRAME_EXPIRY_S, FrameInfo, Topics
+from scantalk.contract import (
+    FRAME_EXPIRY_S,
+    OFFLINE,
+    ONLINE,
+    FrameInfo,
+    NodeName,
+    Topics,
+    Unit,
+    Weight,
+    WeightStatus,
+)
 from scantalk.latency import percentile
 from scantalk.processes import stop_process
 from scantalk.scene import PLACEMENT, TUXPAINT_FOOD, Stage, cutout, placement, stagings
+from scantalk.settings import DEFAULT_MODEL_DIR
 from testbench.bus import Bus, Heard, wait_online
 
 FPS = 15
@@ -64,6 +84,8 @@ PRODUCE = {  # photo -> the model's label
     "vegetables/yellowpepper.png": "bell_pepper",
 }
 PING = f"scantalk/{STATION}/bench/ping"
+SETTLE_FRAMES = 8
+"""Frames at 15 fps the scripted scale moves after an item lands or leaves (0.53 s)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,10 @@ class Frame:
     """Frame number within its placement."""
     phase: str
     jpeg: bytes
+    before: tuple[tuple[str, bytes], ...] = ()
+    """Messages (topic, payload) published retained just before the frame: the scale's."""
+    stable_weight: bool = False
+    """`before` holds the first stable weight of the item: the scale's "placed"."""
 
     @property
     def frame_id(self) -> str:
@@ -90,16 +116,48 @@ class Outcome:
     earcon_ms: float | None = None
     question_ms: float | None = None
     extra_scans: int = 0
+    scale: bool | None = None
+    """With the scripted scale (True), from the camera alone beside it (False), or no scale."""
+    weighed: float = 0.0
+    """When its first stable weight was published (with the scale)."""
 
 
-def script(placements: list[tuple[Stage, str]], first: int) -> list[Frame]:
-    """Every frame of `placements`, numbered from `first`, with empty frames after each."""
+def script(
+    placements: list[tuple[Stage, str]], first: int, scale: list[bool] | None = None
+) -> list[Frame]:
+    """Every frame of `placements`, numbered from `first`, with empty frames after each;
+    `scale`: per placement, whether the scripted scale weighs it (its node online) or not."""
     frames = []
     for n, (stage, photo) in enumerate(placements, start=first):
         shown = list(placement(stage, cutout(TUXPAINT_FOOD / photo)))
         shown += [("empty", stage.frame(None)) for _ in range(AFTER_EMPTY)]
-        frames += [Frame(n, i, phase, jpeg) for i, (phase, jpeg) in enumerate(shown)]
+        placed = [Frame(n, i, phase, jpeg) for i, (phase, jpeg) in enumerate(shown)]
+        if scale is not None:
+            placed = weighed(placed, scale[n - first], 0.2 + (n % 7) * 0.19)
+        frames += placed
     return frames
+
+
+def weighed(frames: list[Frame], scale: bool, kg: float) -> list[Frame]:
+    """One placement's frames with the scale's messages: its node online or offline at the
+    start; with the scale, the weight moving and settling as the item lands and leaves."""
+    status = (TOPICS.status(NodeName.SCALE), ONLINE if scale else OFFLINE)
+    out = [dataclasses.replace(frames[0], before=(status,)), *frames[1:]]
+    if not scale:
+        return out
+    landed = next(i for i, f in enumerate(frames) if f.phase == "entering")
+    left = next(i for i, f in enumerate(frames) if i > landed and f.phase == "empty")
+    for at, grams, stable in (
+        (landed, kg / 2, False), (landed + SETTLE_FRAMES, kg, True),
+        (left, kg / 2, False), (left + SETTLE_FRAMES, 0.0, True),
+    ):  # fmt: skip
+        status_now = WeightStatus.OK if stable else WeightStatus.MOTION
+        weight = Weight(STATION, round(grams, 3), stable, status_now).to_json()
+        out[at] = dataclasses.replace(
+            out[at], before=(*out[at].before, (TOPICS.weight, weight)),
+            stable_weight=stable and grams > 0,
+        )  # fmt: skip
+    return out
 
 
 class Camera:
@@ -114,6 +172,8 @@ class Camera:
         """How late each frame went out against its due time."""
         self.sent: dict[str, float] = {}
         """When each frame (by id) was published, monotonic."""
+        self.weighed: dict[int, float] = {}
+        """When each placement's first stable weight was published, monotonic."""
 
     def stream(self, frames: list[Frame]) -> dict[int, float]:
         """Publish `frames` at a steady FPS; returns each placement's t0 (first item frame)."""
@@ -123,6 +183,10 @@ class Camera:
             due = start + i / FPS
             if (wait := due - time.monotonic()) > 0:
                 time.sleep(wait)
+            for topic, payload in frame.before:
+                self.client.publish(topic, payload, qos=1, retain=True)
+            if frame.stable_weight:
+                self.weighed[frame.placement] = time.monotonic()
             properties = Properties(PacketTypes.PUBLISH)
             properties.UserProperty = FrameInfo(frame_id=frame.frame_id).to_properties()
             properties.MessageExpiryInterval = FRAME_EXPIRY_S
@@ -225,6 +289,9 @@ def match(bus: Bus, outcomes: dict[int, Outcome], end: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--placements", type=int, default=24)
+    parser.add_argument(
+        "--scale", action="store_true", help="each placement also with a scripted scale"
+    )
     args = parser.parse_args()
     photos = list(PRODUCE)
     stages = [Stage(s, seed=k) for k, s in enumerate(stagings("testing", STAGINGS, seed=11))]
@@ -232,7 +299,11 @@ def main() -> None:
         (stages[(i // len(photos) + i) % STAGINGS], photos[i % len(photos)])
         for i in range(args.placements)
     ]
-    timed = script(timed_plan, first=len(photos) * STAGINGS)
+    modes = None
+    if args.scale:  # each placement twice, interleaved, each mode first in turn
+        timed_plan = [p for p in timed_plan for _ in range(2)]
+        modes = [(i % 2 == 0) == (i // 2 % 2 == 0) for i in range(len(timed_plan))]
+    timed = script(timed_plan, first=len(photos) * STAGINGS, scale=modes)
     with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
         env = lane_env(broker.port, tmp)
         nodes = {
@@ -254,9 +325,16 @@ def main() -> None:
             bus.close()
             for process in nodes.values():
                 stop_process(process)
+    first = len(photos) * STAGINGS
     outcomes = {
-        n: Outcome(PRODUCE[photo], stage.staging.counter, t0.get(n, 0.0))
-        for n, (stage, photo) in enumerate(timed_plan, start=len(photos) * STAGINGS)
+        n: Outcome(
+            PRODUCE[photo],
+            stage.staging.counter,
+            t0.get(n, 0.0),
+            scale=modes[n - first] if modes else None,
+            weighed=camera.weighed.get(n, 0.0),
+        )
+        for n, (stage, photo) in enumerate(timed_plan, start=first)
     }
     match(bus, outcomes, end)
     inference = [
@@ -272,6 +350,8 @@ def main() -> None:
         "classifier per frame (inference_ms)": inference,
     }
     report(outcomes, baseline, camera, timed, len(prompts), bus)
+    if modes:
+        report_scale(outcomes)
     if unwarmed:
         print(f"never announced while warming, so not in the audio cache: {', '.join(unwarmed)}")
 
@@ -370,6 +450,39 @@ def report(
     ):
         if count:
             print(f"{what}: {count}")
+
+
+def report_scale(outcomes: dict[int, Outcome]) -> None:
+    """The same placements from the camera alone and with the scale, side by side."""
+    catalog = Catalog.load(DEFAULT_MODEL_DIR / "catalog.csv")
+    by_weight = {o.label for o in outcomes.values() if catalog.get(o.label).unit == Unit.KG}
+    print(
+        f"with and without the scale (interleaved, the scale settling in {SETTLE_FRAMES} frames, "
+        f"{SETTLE_FRAMES * 1000 / FPS:.0f} ms); sold by weight: {', '.join(sorted(by_weight))}"
+    )
+    print(f"{'':<54}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for scale in (False, True):
+        mode = "with scale" if scale else "camera only"
+        placed = [o for o in outcomes.values() if o.scale is scale]
+        heard = [(o, o.audio_ms) for o in placed if o.audio_ms is not None]
+        rows = {
+            "placement -> first audio, by weight": [ms for o, ms in heard if o.label in by_weight],
+            "placement -> first audio, by the piece": [
+                ms for o, ms in heard if o.label not in by_weight
+            ],
+        }
+        if scale:
+            rows["stable weight -> first audio, by weight"] = [
+                ms - (o.weighed - o.t0) * 1000 for o, ms in heard if o.label in by_weight
+            ]
+        for label, values in rows.items():
+            if values:
+                p50, p95 = statistics.median(values), percentile(values, 0.95)
+                p99 = percentile(values, 0.99)
+                print(f"{mode + ': ' + label:<54}{len(values):>4}{p50:>9.0f}{p95:>9.0f}{p99:>9.0f}")
+        scans = [o.scan.json() for o in placed if o.scan is not None]
+        weighed = sum(1 for scan in scans if scan.get("weight_kg") is not None)
+        print(f"  {mode}: {len(scans)} of {len(placed)} announced, {weighed} with a weight")
 
 
 def frame_index(frame_id: str) -> int:
