@@ -267,7 +267,7 @@ def match(bus: Bus, outcomes: dict[int, Outcome], end: float) -> None:
     """Give each placement the first scan heard in its window, that scan's audio time, and the
     times of its earcon and of its question, if the lane asked."""
     order = sorted(outcomes, key=lambda n: outcomes[n].t0)
-    scans = bus.matching(TOPICS.scan)
+    scans = bus.matching(TOPICS.scan, lambda h: h.json()["revision"] == 1)  # not a new weight
     for k, n in enumerate(order):
         outcome = outcomes[n]
         until = outcomes[order[k + 1]].t0 if k + 1 < len(order) else end

@@ -121,6 +121,8 @@ class Camera:
         scan = Scan.from_json(message.payload)
         # Another station's scan would keep (and publish as ours) a snapshot of our frame.
         Refused.check_station(scan.station, message.topic, "scan")
+        if scan.revision > 1:
+            return  # a new weight of a scan whose snapshot is already out
         jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id)
         if jpeg is None:
             self.node.count("snapshots_missing")

@@ -20,8 +20,9 @@ from scantalk.contract import Answer, ClassifierConfig, NodeName, Question, Topi
 from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
 
-EVENT_TYPES = ("scanned",)
-"""The scan event entity's `event_types`: one per scan on `…/scan`."""
+EVENT_TYPES = ("scanned", "reweighed")
+"""The scan event entity's `event_types`: `scanned` per scan on `…/scan`, `reweighed` per later
+revision of one (a new weight of the same item)."""
 QUESTION_EVENT_TYPES = ("asked",)
 """The question event entity's: one per question on `…/classifier/question`."""
 NOT_OFFERED = "not-offered"
@@ -120,10 +121,12 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "event_types": list(EVENT_TYPES),
                 # The scan's fields become the event's attributes.
                 "value_template": (
-                    '{"event_type": "scanned", "label": {{ value_json.label | to_json }}, '
+                    '{"event_type": {{ ("reweighed" if value_json.revision | default(1) > 1 '
+                    'else "scanned") | to_json }}, "label": {{ value_json.label | to_json }}, '
                     '"display_name": {{ value_json.display_name | to_json }}, '
                     '"plu": {{ value_json.plu | to_json }}, '
                     '"confidence": {{ value_json.confidence }}, '
+                    '"weight_kg": {{ value_json.weight_kg | default(none) | to_json }}, '
                     '"scan_id": {{ value_json.scan_id | to_json }}}'
                 ),
             },

@@ -21,9 +21,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "lookup": "Please use the checkout's lookup.",
         "weighed": "{item}, {weight}",
         "reweighed": "{item}, now {weight}",
-        "grams": "{n} grams",
-        "kilo": "1 kilo",
-        "kilos": "{n} kilos",
     },
     "de": {
         "item": "{item}",
@@ -38,11 +35,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "lookup": "Bitte wählen Sie den Artikel an der Kasse aus.",
         "weighed": "{item}, {weight}",
         "reweighed": "{item}, jetzt {weight}",
-        "grams": "{n} Gramm",
-        "kilo": "1 Kilo",
-        "kilos": "{n} Kilo",
     },
 }
+WEIGHTS: dict[str, dict[str, str]] = {
+    "en": {"grams": "{n} grams", "kilo": "1 kilo", "kilos": "{n} kilos"},
+    "de": {"grams": "{n} Gramm", "kilo": "1 Kilo", "kilos": "{n} Kilo"},
+}
+"""A weight's words, per language: parts of a phrase, never said alone."""
 DECIMAL_SEPARATOR = {"de": ","}
 
 
@@ -60,8 +59,14 @@ def spoken_language(tag: str) -> str:
 
 def render(key: str, language: str, **params: object) -> str:
     """The phrase `key` in `language` (its base language, else English)."""
+    return _render(PHRASES, key, language, params)
+
+
+def _render(
+    table: dict[str, dict[str, str]], key: str, language: str, params: dict[str, object]
+) -> str:
     base = base_language(language)
-    templates = PHRASES.get(base) or PHRASES["en"]
+    templates = table.get(base) or table["en"]
     spoken = {name: _for_the_ear(value, base) for name, value in params.items()}
     return templates[key].format(**spoken)
 
@@ -71,9 +76,9 @@ def weight(kg: float, language: str) -> str:
     kilos to one decimal from there ("1.2 kilos", German "1,2 Kilo")."""
     grams = max(10, round(kg * 100) * 10)
     if grams < 1000:
-        return render("grams", language, n=grams)
+        return _render(WEIGHTS, "grams", language, {"n": grams})
     kilos = round(kg, 1)
-    return render("kilo", language) if kilos == 1 else render("kilos", language, n=kilos)
+    return _render(WEIGHTS, "kilo" if kilos == 1 else "kilos", language, {"n": kilos})
 
 
 def question(names: list[str], language: str) -> str:

@@ -28,6 +28,7 @@ from scantalk.contract import (
     Spoken,
     Stats,
     Topics,
+    Unit,
     Weight,
     WeightStatus,
 )
@@ -103,8 +104,13 @@ def test_templates_render_what_a_person_expects_from_real_payloads():
     event = json.loads(render(configs["scan"]["value_template"], scan))
     assert event["event_type"] in configs["scan"]["event_types"]
     assert (event["display_name"], event["plu"], event["scan_id"]) == ("Banana", "4011", "s-1")
+    assert (event["event_type"], event["weight_kg"]) == ("scanned", None)
     no_plu = dataclasses.replace(SCAN, plu=None).to_json()
     assert json.loads(render(configs["scan"]["value_template"], no_plu))["plu"] is None
+    weighed = dataclasses.replace(SCAN, unit=Unit.KG, weight_kg=1.456, revision=2).to_json()
+    reweighed = json.loads(render(configs["scan"]["value_template"], weighed))
+    assert (reweighed["event_type"], reweighed["weight_kg"]) == ("reweighed", 1.456)
+    assert reweighed["event_type"] in configs["scan"]["event_types"]
 
     bridge = Stats("lane-1", NodeName.BRIDGE, {"scans_today": 12, "outbox_pending": 3}).to_json()
     assert render(configs["scans_today"]["value_template"], bridge) == "12"

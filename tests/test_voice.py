@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scantalk.contract import ContractError, Earcon, SayRequest
-from scantalk.phrases import render
+from scantalk.phrases import render, weight
 from testbench.bus import wait_online
 from voice_node.earcons import TONES
 from voice_node.settings import VoiceSettings
@@ -216,6 +216,22 @@ def test_phrases_exist_in_english_and_german_and_numbers_are_for_the_ear():
     assert render("item", "de", item=1.5) == "1,5"
     assert render("item", "en", item=2.0) == "2"
     assert render("item", "en", item=0.7512) == "0.8"
+
+
+@pytest.mark.parametrize(
+    ("kg", "english", "german"),
+    [
+        (0.004, "10 grams", "10 Gramm"),  # never "0 grams" for something on the scale
+        (0.855, "860 grams", "860 Gramm"),
+        (0.996, "1 kilo", "1 Kilo"),
+        (1.234, "1.2 kilos", "1,2 Kilo"),
+        (12.34, "12.3 kilos", "12,3 Kilo"),
+    ],
+)
+def test_a_weight_is_said_as_a_person_says_it(kg, english, german):
+    assert weight(kg, "en") == english
+    assert weight(kg, "de-AT") == german
+    assert render("weighed", "en", item="Bananas", weight=english) == f"Bananas, {english}"
 
 
 def test_warm_fills_the_cache_so_the_first_scan_is_a_hit(bus, voice_env, start_node):
