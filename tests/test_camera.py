@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from scantalk.broker import free_port
-from scantalk.contract import ClassifierConfig
+from scantalk.contract import ClassifierConfig, Weight, WeightStatus
 from testbench.bus import wait_online
 from testbench.scenes import footage, write_video
 
@@ -183,3 +183,17 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
             bursts.append(0)
         bursts[-1] += 1
     assert bursts[1:3] == [26, 26], bursts  # photo, empty counter: each one change + 25
+
+
+def test_a_weight_change_wakes_the_camera_where_it_sees_no_change(
+    bus, node_env, start_node, photo_dir
+):
+    """A dark item on a dark counter may not move the gate: the scale's weight does."""
+    start_node(
+        "camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
+        SCANTALK_CAMERA_FPS="20", SCANTALK_CAMERA_DWELL="600", SCANTALK_CAMERA_HEARTBEAT="600",
+    )  # fmt: skip
+    counters(bus, lambda c: c.get("frames") == 8 and c.get("frames_gated", 0) >= 20)  # still
+    weight = Weight("lane-1", 0.9, True, WeightStatus.OK)
+    bus.publish("scantalk/lane-1/scale/weight", weight.to_json())
+    counters(bus, lambda c: c.get("frames") == 15 and c.get("woken") == 1)  # 7 settle frames
