@@ -104,7 +104,7 @@ class LaneWatch:
 
     def publish_discovery(self) -> None:
         for topic, config in self.configs.items():
-            self.node.publish(topic, json.dumps(config).encode(), qos=1, retain=True)
+            self.node.publish(topic, json.dumps(config).encode())
         self.node.count("discovery_published")
 
     def on_homeassistant_status(self, message: Message) -> None:

@@ -15,6 +15,7 @@ from bridge.destinations import Destination, open_destination
 from bridge.lane import LaneWatch
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
+from scantalk import homeassistant
 from scantalk.contract import (
     AckStatus,
     ContractError,
@@ -51,7 +52,7 @@ class Bridge:
             self.destination.mode, self.destination.device_id, scan_filter(settings),
             settings.outbox_path, pending,
         )  # fmt: skip
-        node.subscribe(scan_filter(settings), self.on_scan, qos=1, delivery=Delivery.INLINE)
+        node.subscribe(scan_filter(settings), self.on_scan, delivery=Delivery.INLINE)
         node.add_worker(self.forward)
         if not (settings.bridge_stations or settings.bridge_share_group):
             # A lane's own bridge; one that forwards others' or shares the work would publish
@@ -88,7 +89,7 @@ class Bridge:
 
     def ack(self, station: str, scan_id: str, status: AckStatus, reason: str | None = None) -> None:
         ack = InventoryAck(station, scan_id, status, self.destination.name, reason)
-        self.node.publish(Topics(station).inventory_ack, ack, qos=1)
+        self.node.publish(Topics(station).inventory_ack, ack)
 
     def forward(self, stop: threading.Event) -> None:
         backoff = 1.0
@@ -122,7 +123,7 @@ class Bridge:
 
 
 def main(settings: BridgeSettings) -> None:
-    node = Node(NodeName.BRIDGE, settings, persistent_session=True)
+    node = Node(NodeName.BRIDGE, settings, persistent_session=True, channels=homeassistant.CHANNELS)
     bridge = Bridge(node, settings)
     try:
         node.run()

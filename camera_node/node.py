@@ -14,7 +14,6 @@ from camera_node.settings import CameraSettings
 from camera_node.snapshots import Snapshots
 from camera_node.sources import Source, open_source
 from scantalk.contract import (
-    FRAME_EXPIRY_S,
     ClassifierConfig,
     FrameInfo,
     NodeName,
@@ -47,10 +46,10 @@ class Camera:
         self.sent = Window(60)
         node.measure("frames_per_minute", self.sent.count)
         node.add_worker(self.capture)
-        node.subscribe(node.topics.scan, self.on_scan, qos=1)
-        node.subscribe(node.topics.classifier_config_state, self.on_classifier_config, qos=1)
+        node.subscribe(node.topics.scan, self.on_scan)
+        node.subscribe(node.topics.classifier_config_state, self.on_classifier_config)
         # A weight change is news even where the camera sees none (a dark item, a dark counter).
-        node.subscribe(node.topics.weight, self.on_weight, qos=1)
+        node.subscribe(node.topics.weight, self.on_weight)
         gate = self.gate.settings if settings.camera_gate else "off"
         node.log.info(
             "source %s at up to %.1f fps; gate %s",
@@ -110,7 +109,6 @@ class Camera:
             self.node.topics.frame,
             jpeg,
             user_properties=info.to_properties(),
-            expiry_s=FRAME_EXPIRY_S,
         )
         self.snapshots.remember(frame_id, jpeg)
         self.node.count("frames" if sent.rc == 0 else "frames_unsent")
@@ -131,8 +129,6 @@ class Camera:
         self.node.publish(
             self.node.topics.snapshot,
             jpeg,
-            qos=1,
-            retain=True,
             user_properties=info.to_properties(),
         )
         self.node.count("snapshots")

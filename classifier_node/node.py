@@ -99,11 +99,11 @@ class Classifier:
         log("an empty counter is seen %s", self.model.empty_counter)
         # Only the newest frame matters: a slow inference drops older frames, never queues them.
         node.subscribe(node.topics.frame, self.on_frame, delivery=Delivery.LATEST)
-        node.subscribe(node.topics.classifier_config, self.on_config, qos=1)
-        node.subscribe(node.topics.taught, self.on_taught, qos=1)
-        node.subscribe(node.topics.answer, self.on_answer, qos=1)
-        node.subscribe(node.topics.weight, self.on_weight, qos=1)
-        node.subscribe(node.topics.status(NodeName.SCALE), self.on_scale_status, qos=1)
+        node.subscribe(node.topics.classifier_config, self.on_config)
+        node.subscribe(node.topics.taught, self.on_taught)
+        node.subscribe(node.topics.answer, self.on_answer)
+        node.subscribe(node.topics.weight, self.on_weight)
+        node.subscribe(node.topics.status(NodeName.SCALE), self.on_scale_status)
         node.add_worker(self.expire_questions)
         node.on_online(self.publish_config)
         if settings.http_port:
@@ -213,7 +213,7 @@ class Classifier:
         )
         if self.questions.open(asked):
             self.node.count("questions_cancelled")
-        self.node.publish(self.node.topics.question, asked.question, qos=1)
+        self.node.publish(self.node.topics.question, asked.question)
         self.say(text[: SayRequest.MAX_TEXT], kind=SayKind.QUESTION)
         self.node.count("questions")
         self.node.log.info(
@@ -329,7 +329,7 @@ class Classifier:
             unit=product.unit,
             weight_kg=kg if by_weight else None,
         )
-        self.node.publish(self.node.topics.scan, scan, qos=1)
+        self.node.publish(self.node.topics.scan, scan)
         self.weighed_scan = scan if by_weight else None
         if scan.weight_kg and self.settings.say_weight:
             text = render("weighed", language, item=scan.display_name,
@@ -347,7 +347,7 @@ class Classifier:
         """The same item weighs anew: its scan's next revision, and the new weight out loud
         (not the item as a new one)."""
         revised = dataclasses.replace(scan, weight_kg=kg, revision=scan.revision + 1)
-        self.node.publish(self.node.topics.scan, revised, qos=1)
+        self.node.publish(self.node.topics.scan, revised)
         self.weighed_scan = revised
         self.node.count("revisions")
         self.node.log.info("scan %s: revision %d, %s kg", scan.scan_id, revised.revision, kg)
@@ -358,7 +358,7 @@ class Classifier:
 
     def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
         request = SayRequest(self.settings.station, text, self.language, scan_id, kind)
-        self.node.publish(self.node.topics.say, request, qos=1)
+        self.node.publish(self.node.topics.say, request)
 
     def on_config(self, message: Message) -> None:
         """Change thresholds live; a wrong or unsafe value is refused whole and the old ones
@@ -392,7 +392,7 @@ class Classifier:
             settle_frames=thresholds.settle_frames,
             error=error,
         )
-        self.node.publish(self.node.topics.classifier_config_state, state, qos=1, retain=True)
+        self.node.publish(self.node.topics.classifier_config_state, state)
 
 
 def live_value(name: str, value: object) -> Any:

@@ -179,7 +179,7 @@ class Scale:
     def publish(self, reading: Reading) -> None:
         kg = None if reading.weight_kg is None else round(reading.weight_kg, 4)
         weight = Weight(self.settings.station, kg, reading.stable, reading.status)
-        self.node.publish(self.node.topics.weight, weight, qos=1, retain=True)
+        self.node.publish(self.node.topics.weight, weight)
         self.node.count("published")
 
 

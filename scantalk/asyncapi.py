@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scantalk import contract, homeassistant
+from scantalk.channels import CHANNELS, EACH_NODE, STATUS, Channel, Use
 from scantalk.contract import (
-    FRAME_EXPIRY_S,
     MAX_ITEMS,
     MAX_TEXT,
     AckStatus,
@@ -50,7 +50,6 @@ from scantalk.contract import (
     Stats,
     TaughtAction,
     TaughtChange,
-    Topics,
     UserProperties,
     Weight,
     WeightStatus,
@@ -66,8 +65,6 @@ EXAMPLE_TIME = "2026-11-26T09:00:00.000Z"
 """Every example's time: fixed, so the document is the same at every run."""
 EXAMPLE_STATION = "lane-1"
 STATION_PATTERN = contract.STATION_PATTERN
-ANY = Topics("+")
-"""Topics of every station: `+` stands where a channel address has `{station}`."""
 
 Schema = dict[str, Any]
 
@@ -453,183 +450,35 @@ def examples() -> dict[type[Payload], list[Example]]:
 # --- channels and operations --------------------------------------------------------------
 
 
+def channels() -> tuple[Channel, ...]:
+    """Every channel of the table, and Home Assistant's."""
+    return (*CHANNELS, *homeassistant.CHANNELS)
+
+
 @dataclass(frozen=True)
 class Op:
-    """One side of a channel: who publishes (`send`) or subscribes (`receive`), and how."""
+    """One user's part in a channel, as an AsyncAPI operation: `send` or `receive`."""
 
     name: str
     action: str
-    summary: str
-    qos: int
-    retain: bool = False
-    expiry_s: int | None = None
-    """MQTT v5 message expiry the publisher sets, in seconds."""
+    use: Use
 
 
-@dataclass(frozen=True)
-class Channel:
-    """A topic, the one message it carries, and who publishes and subscribes to it."""
-
-    key: str
-    address: str
-    message: str
-    """Key of the message in `components.messages`."""
-    title: str
-    description: str
-    ops: tuple[Op, ...]
-
-
-def address(topic: str, **placeholders: str) -> str:
-    """A topic of `ANY` (station `+`) as a channel address: `+` becomes `{station}`, and a level
-    equal to a placeholder's value becomes `{name}`."""
-    levels = {"+": "station", **{value: name for name, value in placeholders.items()}}
-    return "/".join(f"{{{levels[p]}}}" if p in levels else p for p in topic.split("/"))
-
-
-def _per_node(topic_of: typing.Callable[[NodeName], str]) -> str:
-    """The one address of a per-node topic (`status`, `stats`), the same for every node."""
-    (shared,) = {address(topic_of(node), node=node.value) for node in NodeName}
-    return shared
-
-
-DISCOVERY_ADDRESS = homeassistant.CONFIG_TOPIC
-HOMEASSISTANT_STATUS_ADDRESS = homeassistant.STATUS_TOPIC
-
-
-def channels() -> list[Channel]:
-    """Every topic of `Topics`, and Home Assistant's: QoS and retain as the nodes publish."""
+def operations(channel: Channel) -> list[Op]:
+    """Each publisher's `send` and each reader's `receive`, named after the user and the
+    channel: `cameraPublishesCameraFrame`, `classifierReceivesCameraFrame`."""
+    key = channel.key[0].upper() + channel.key[1:]
     return [
-        Channel("cameraFrame", address(ANY.frame), "Frame", "Camera frames",
-            "JPEG frames at a capped rate, with their metadata as MQTT v5 user properties. "
-            f"Each expires after {FRAME_EXPIRY_S} s (MQTT v5 message expiry): a late frame is "
-            "useless to the classifier, so the broker drops it.",
-            (Op("cameraPublishesFrame", "send", "The camera publishes a frame.", 0,
-                expiry_s=FRAME_EXPIRY_S),
-             Op("classifierReceivesFrame", "receive", "The classifier classifies the newest "
-                "frame; older ones a slow inference missed are dropped.", 0))),
-        Channel("cameraSnapshot", address(ANY.snapshot), "Snapshot", "Scan snapshots",
-            "The JPEG of the frame behind the last scan, retained, with which scan it shows.",
-            (Op("cameraPublishesSnapshot", "send", "The camera keeps the last scan's frame.", 1,
-                retain=True),)),
-        Channel("classifierPrediction", address(ANY.prediction), "Prediction",
-            "Predictions", "What the classifier saw in each frame.",
-            (Op("classifierPublishesPrediction", "send", "A prediction per frame.", 0),)),
-        Channel("classifierConfig", address(ANY.classifier_config), "ClassifierConfig",
-            "Classifier configuration changes",
-            "Fields to change; absent or null fields keep their values. A retained change is "
-            "applied again at each start of the classifier; the broker keeps one retained "
-            "message per topic, so retain every field to keep in that one message.",
-            (Op("operatorPublishesClassifierConfig", "send", "An operator, Home Assistant or "
-                "`mosquitto_pub` changes the scan decision's settings.", 1),
-             Op("classifierReceivesConfig", "receive", "The classifier applies a change whole, "
-                "or refuses it whole.", 1))),
-        Channel("classifierConfigState", address(ANY.classifier_config_state),
-            "ClassifierConfig", "Classifier configuration in force",
-            "The values in force, retained, with `error` naming a refused change.",
-            (Op("classifierPublishesConfigState", "send", "At start and after every change.", 1,
-                retain=True),
-             Op("cameraReceivesConfigState", "receive", "The camera sends `settle_frames` "
-                "frames after each change of scene.", 1))),
-        Channel("classifierTaught", address(ANY.taught), "TaughtChange", "Taught items",
-            "An item was taught on the lane or forgotten.",
-            (Op("teachCommandPublishesTaught", "send", "`scantalk teach` or `scantalk forget` "
-                "after writing the lane's taught items.", 1),
-             Op("classifierReceivesTaught", "receive", "The classifier reads its taught items "
-                "again.", 1))),
-        Channel("scan", address(ANY.scan), "Scan", "Scans",
-            "The product's event: one per placement of an item. An item sold by weight that "
-            "weighs anew while it stays on the scale (a second banana) publishes its scan "
-            "again, with the same `scan_id`, the next `revision` and the new `weight_kg`: keep "
-            "the highest revision of each scan.",
-            (Op("classifierPublishesScan", "send", "An item was recognised and stayed in "
-                "view.", 1),
-             Op("bridgeReceivesScan", "receive", "The bridge stores the scan, then forwards it "
-                "(persistent session; `+` for a whole store, optionally in a `$share` group).",
-                1),
-             Op("cameraReceivesScan", "receive", "The camera publishes the scan's "
-                "snapshot.", 1))),
-        Channel("classifierQuestion", address(ANY.question), "Question", "Questions",
-            "The lane is not sure, and asks the shopper among at most three candidates, best "
-            "first, each with its key. Not retained: a question is about the item on the "
-            "scale now.",
-            (Op("classifierPublishesQuestion", "send", "When a placement's evidence is held "
-                "by two or three candidates and none is certain.", 1),
-             Op("checkoutReceivesQuestion", "receive", "A checkout system, a keypad reader or "
-                "Home Assistant shows the candidates and sends the shopper's answer.", 1))),
-        Channel("shopperAnswer", address(ANY.answer), "Answer", "Answers",
-            "The shopper's answer to the open question: one of the offered labels, or null "
-            "for none of these. A chosen item becomes one scan (`decided_by` `shopper`). An "
-            "answer to a closed or unknown question, with a label not offered, or for another "
-            "station is refused and counted (`rejected_<reason>` in the classifier's stats).",
-            (Op("checkoutPublishesAnswer", "send", "The checkout system, a keypad reader or "
-                "Home Assistant's buttons.", 1),
-             Op("classifierReceivesAnswer", "receive", "The classifier takes the first answer "
-                "to its open question.", 1))),
-        Channel("scaleWeight", address(ANY.weight), "Weight", "Scale weight",
-            "What the produce scale weighs now, retained, so a late subscriber knows the "
-            "current state: on each change of a stable weight or of the status, and at most "
-            f"every {Weight.MOTION_EVERY_S:g} s while the weight moves. `no_scale` when the "
-            "scale is unplugged, silent or garbled past `SCANTALK_SCALE_DEADLINE`, or its node "
-            "stopped. Only where a scale is configured.",
-            (Op("scalePublishesWeight", "send", "The scale node, from the serial scale.", 1,
-                retain=True),
-             Op("classifierReceivesWeight", "receive", "A stable weight above "
-                "`SCANTALK_WEIGHED_MIN_KG` is a placement, zero ends it; an item sold by "
-                "weight is announced with its stable weight, and a new one revises its scan.",
-                1),
-             Op("cameraReceivesWeight", "receive", "A change of weight wakes the camera: it "
-                "sends `settle_frames` frames.", 1))),
-        Channel("voiceSay", address(ANY.say), "SayRequest", "Speech requests",
-            "Something to say out loud.",
-            (Op("classifierPublishesSay", "send", "One per scan, earcons, questions, and "
-                "prompts such as \"not sure\".", 1),
-             Op("voiceReceivesSay", "receive", "The voice says requests in order; one that "
-                "waited over 10 s is not said.", 1),
-             Op("bridgeReceivesSay", "receive", "The bridge watches that speech follows "
-                "requests.", 0))),
-        Channel("voiceSpoken", address(ANY.spoken), "Spoken", "Speech said",
-            "What the voice said, when, and how fast.",
-            (Op("voicePublishesSpoken", "send", "After each announcement played.", 0),
-             Op("bridgeReceivesSpoken", "receive", "The bridge watches that speech follows "
-                "requests.", 0))),
-        Channel("voiceRepeat", address(ANY.repeat), "Repeat", "Repeat requests",
-            "Any payload: say the last item announcement (or \"not sure\") again, now, if it was "
-            "within a minute; else \"Nothing scanned yet.\" Not retained: a retained press is "
-            "an old one and is ignored.",
-            (Op("checkoutPublishesRepeat", "send", "A checkout's button, or Home Assistant's.",
-                1),
-             Op("voiceReceivesRepeat", "receive", "The voice says the last item again, "
-                "cooldown or not.", 1))),
-        Channel("inventoryAck", address(ANY.inventory_ack), "InventoryAck",
-            "Inventory acknowledgements",
-            "Every scan gets `queued` then `delivered`, or `rejected` with the reason.",
-            (Op("bridgePublishesInventoryAck", "send", "The bridge's delivery state of a "
-                "scan.", 1),)),
-        Channel("nodeStatus", _per_node(ANY.status), "Status", "Node status",
-            "`online` once a node has subscribed, `offline` when it stops, hangs or dies (its "
-            "last will, which the broker publishes). Retained.",
-            (Op("nodePublishesStatus", "send", "Every node, and the broker for a node it lost.",
-                1, retain=True),)),
-        Channel("nodeStats", _per_node(ANY.stats), "Stats", "Node stats",
-            "Periodic counters and gauges of each node (`SCANTALK_STATS_INTERVAL`).",
-            (Op("nodePublishesStats", "send", "Every node, periodically.", 0),)),
-        Channel("homeAssistantDiscovery", DISCOVERY_ADDRESS, "HomeAssistantDiscovery",
-            "Home Assistant discovery",
-            "Per-component MQTT discovery configs of a station's entities, retained; an empty "
-            "retained payload removes one. `{station}` here has every character other than "
-            "letters, digits, `_` and `-` replaced by `_`.",
-            (Op("bridgePublishesDiscovery", "send", "The bridge at start and whenever Home "
-                "Assistant comes online; `scantalk discovery` (`--remove` clears them).", 1,
-                retain=True),)),
-        Channel("homeAssistantStatus", HOMEASSISTANT_STATUS_ADDRESS, "HomeAssistantStatus",
-            "Home Assistant status",
-            "Home Assistant's birth and last will: on `online`, ScanTalk publishes its "
-            "discovery configs again.",
-            (Op("homeAssistantPublishesStatus", "send", "Home Assistant (re)started or "
-                "stopped.", 0),
-             Op("bridgeReceivesHomeAssistantStatus", "receive", "The bridge re-publishes its "
-                "discovery on `online`.", 0))),
+        Op(f"{_user_name(use.user)}{verb}{key}", action, use)
+        for action, verb, uses in (
+            ("send", "Publishes", channel.publishers), ("receive", "Receives", channel.readers)
+        )
+        for use in uses
     ]  # fmt: skip
+
+
+def _user_name(user: str) -> str:
+    return {EACH_NODE: "node", "homeassistant": "homeAssistant"}.get(user, user)
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -810,7 +659,7 @@ def info() -> dict[str, Any]:
 
 
 def servers() -> dict[str, Any]:
-    status = _per_node(ANY.status)
+    status = STATUS.address
     return {
         "development": {
             "host": "127.0.0.1:1883",
@@ -870,15 +719,19 @@ def _channel(channel: Channel) -> dict[str, Any]:
 
 
 def _operation(channel: Channel, op: Op) -> dict[str, Any]:
-    binding: dict[str, Any] = {"qos": op.qos}
+    qos = channel.qos if op.use.qos is None else op.use.qos
+    binding: dict[str, Any] = {"qos": qos}
     if op.action == "send":
-        binding["retain"] = op.retain
-    if op.expiry_s is not None:
-        binding["messageExpiryInterval"] = op.expiry_s
+        binding["retain"] = channel.retain
+        if channel.expiry_s is not None:
+            binding["messageExpiryInterval"] = channel.expiry_s
+    summary = op.use.summary
+    if op.use.node:
+        summary = f"{summary} (`{op.use.node}`'s only)"
     return {
         "action": op.action,
         "channel": {"$ref": f"#/channels/{channel.key}"},
-        "summary": op.summary,
+        "summary": summary,
         "messages": [{"$ref": f"#/channels/{channel.key}/messages/{channel.message}"}],
         "bindings": {"mqtt": {**binding, "bindingVersion": BINDING_VERSION}},
     }
@@ -895,7 +748,7 @@ def document() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "servers": servers(),
         "channels": {c.key: _channel(c) for c in listed},
-        "operations": {op.name: _operation(c, op) for c in listed for op in c.ops},
+        "operations": {op.name: _operation(c, op) for c in listed for op in operations(c)},
         "components": {"schemas": schemas, "messages": found, "parameters": parameters()},
     }
 

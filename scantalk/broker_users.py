@@ -9,19 +9,36 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from scantalk.channels import CHANNELS, OUTSIDE, ROOT, Channel
 from scantalk.contract import NodeName
 from scantalk.settings import Settings
 
-USERS = (*(str(node) for node in NodeName), "checkout", "homeassistant")
+USERS = (*(str(node) for node in NodeName), *OUTSIDE)
 """Every user of the edge broker: one per node (its SCANTALK_MQTT_USERNAME), `checkout` for
 third parties and `homeassistant`. `mosquitto/acl` grants each its topics."""
+ACL_FILE = Path("mosquitto/acl")
+ACL_HEADER = """\
+# Who may publish (write) and receive (read) what on the edge broker (mosquitto/edge.conf).
+#
+# Generated from the contract's channel table (scantalk/channels.py) by
+# `scantalk broker acl > mosquitto/acl`; a test fails when the two differ. Each line is one
+# topic of one user, `+` standing for the station, so one file serves a lane and a store broker
+# alike. Each node writes only the topics it publishes and reads only what it subscribes to;
+# every node writes its own `…/<node>/status` (also its last will) and `…/<node>/stats`. Users
+# are those of `scantalk broker passwd` (USERS); no one else, and no anonymous client, gets in.
+# Everything not granted here is denied: a publish with "not authorized" (reason code 0x87 to
+# an MQTT 5 client), a message the reader may not read is not delivered. Home Assistant's
+# topics assume the default discovery prefix `homeassistant` (SCANTALK_DISCOVERY_PREFIX).
+"""
 MIN_LENGTH = 12
 DEFAULT_OUTPUT = Path("mosquitto/secrets/passwords")
 """Where the broker module's bind mount (`/mosquitto/secrets/`) comes from."""
@@ -69,6 +86,47 @@ def write_password_file(found: Mapping[str, str], output: Path, tool: str) -> No
         plain.unlink(missing_ok=True)
 
 
+def acl_topic(channel: Channel, node: str | None = None) -> str:
+    """A channel's address as an ACL topic: `+` for each level that varies, the node's own name
+    for `{node}`, Home Assistant's default prefix."""
+    levels = {"node": node or "+", "prefix": "homeassistant"}
+    return re.sub(r"\{(\w+)\}", lambda m: levels.get(m[1], "+"), channel.address)
+
+
+def acl(channels: tuple[Channel, ...]) -> str:
+    """The edge broker's ACL: each user's writes and reads, from `channels`."""
+    blocks = []
+    for user in USERS:
+        node = user if user in set(NodeName) else None
+        writes = [acl_topic(c, node) for c in channels if c.publisher(user)]
+        reads = [
+            acl_topic(c, use.node or node)
+            for c in channels
+            if (use := c.reader(user)) and not (user in OUTSIDE and c.address.startswith(ROOT))
+        ]
+        lines = [f"user {user}"]
+        if user in OUTSIDE:  # every topic of the lanes but the private ones
+            lines += [f"topic deny {acl_topic(c)}" for c in channels if c.private]
+            lines.append(f"topic read {ROOT}/#")
+        lines += [f"topic write {t}" for t in writes] + [f"topic read {t}" for t in reads]
+        if node:
+            own = _titles(c for c in channels if user in {u.user for u in c.publishers})
+            read = _titles(c for c in channels if c.reader(user)) or "nothing"
+            note = f"{user}: writes {own}, its status and stats; reads {read}."
+        else:
+            note = f"{user}: {OUTSIDE[user]}."
+        blocks.append("\n".join([*_comment(note), *lines]))
+    return ACL_HEADER + "\n" + "\n\n".join(blocks) + "\n"
+
+
+def _titles(channels: Iterable[Channel]) -> str:
+    return ", ".join(c.title.lower() for c in channels)
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text, 94)]
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "The edge broker's users (mosquitto/acl): " + ", ".join(USERS) + "."
     commands = parser.add_subparsers(dest="broker_command", required=True, metavar="COMMAND")
@@ -86,9 +144,25 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     passwd.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, help=f"default {DEFAULT_OUTPUT}"
     )
+    commands.add_parser(
+        "acl",
+        help=f"print the broker's ACL from the channel table (into {ACL_FILE})",
+        description=f"Print the edge broker's ACL, generated from the contract's channel table: "
+        f"`scantalk broker acl > {ACL_FILE}`.",
+    )
+
+
+def lane_channels() -> tuple[Channel, ...]:
+    """The channels the edge broker carries: the lane's and Home Assistant's."""
+    from scantalk import homeassistant
+
+    return (*CHANNELS, *homeassistant.CHANNELS)
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
+    if args.broker_command == "acl":
+        sys.stdout.write(acl(lane_channels()))
+        return 0
     from dotenv import dotenv_values
 
     dotenv = dotenv_values(args.env) if args.env.is_file() else {}

@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-ROOT = "scantalk"
+from scantalk import channels as ch
+from scantalk.channels import FRAME_EXPIRY_S as FRAME_EXPIRY_S  # the contract's, too
+from scantalk.channels import ROOT
 
 
 class NodeName(StrEnum):
@@ -39,8 +41,6 @@ MAX_TEXT = 1000
 """Characters in any text field: names and ids are short; anything longer is not ours."""
 MAX_ITEMS = 20
 """Entries in any list field (alternatives, top labels)."""
-FRAME_EXPIRY_S = 2
-"""Frames older than this are useless to the classifier; the broker drops them."""
 
 
 class ContractError(ValueError):
@@ -81,72 +81,72 @@ class Topics:
                 "use 1-64 letters, digits, '.', '_' or '-'"
             )
 
-    def _t(self, *parts: str) -> str:
-        return "/".join((ROOT, self.station, *parts))
+    def _t(self, channel: ch.Channel, **levels: str) -> str:
+        return channel.topic(station=self.station, **levels)
 
     @property
     def frame(self) -> str:
-        return self._t("camera", "frame")
+        return self._t(ch.FRAME)
 
     @property
     def snapshot(self) -> str:
-        return self._t("camera", "snapshot")
+        return self._t(ch.SNAPSHOT)
 
     @property
     def prediction(self) -> str:
-        return self._t("classifier", "prediction")
+        return self._t(ch.PREDICTION)
 
     @property
     def scan(self) -> str:
-        return self._t("scan")
+        return self._t(ch.SCAN)
 
     @property
     def classifier_config(self) -> str:
-        return self._t("classifier", "config")
+        return self._t(ch.CLASSIFIER_CONFIG)
 
     @property
     def classifier_config_state(self) -> str:
-        return self._t("classifier", "config", "state")
+        return self._t(ch.CLASSIFIER_CONFIG_STATE)
 
     @property
     def taught(self) -> str:
-        return self._t("classifier", "taught")
+        return self._t(ch.TAUGHT)
 
     @property
     def say(self) -> str:
-        return self._t("voice", "say")
+        return self._t(ch.SAY)
 
     @property
     def spoken(self) -> str:
-        return self._t("voice", "spoken")
+        return self._t(ch.SPOKEN)
 
     @property
     def repeat(self) -> str:
         """Any payload: say the last item announcement (or "not sure") again, now (a button,
         Home Assistant)."""
-        return self._t("voice", "repeat")
+        return self._t(ch.REPEAT)
 
     @property
     def question(self) -> str:
-        return self._t("classifier", "question")
+        return self._t(ch.QUESTION)
 
     @property
     def answer(self) -> str:
-        return self._t("shopper", "answer")
+        return self._t(ch.ANSWER)
 
     @property
     def weight(self) -> str:
-        return self._t("scale", "weight")
+        return self._t(ch.WEIGHT)
 
     @property
     def inventory_ack(self) -> str:
-        return self._t("inventory", "ack")
+        return self._t(ch.INVENTORY_ACK)
 
     def status(self, node: NodeName) -> str:
-        return self._t(_node(node), "status")
+        return self._t(ch.STATUS, node=_node(node))
 
     def stats(self, node: NodeName) -> str:
-        return self._t(_node(node), "stats")
+        return self._t(ch.STATS, node=_node(node))
 
     @staticmethod
     def station_of(topic: str) -> str:

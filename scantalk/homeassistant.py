@@ -16,6 +16,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from scantalk.channels import Channel, Use
 from scantalk.contract import Answer, ClassifierConfig, NodeName, Question, Topics
 from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
@@ -50,6 +51,28 @@ CONFIG_TOPIC = "{prefix}/{component}/{station}/{object}/config"
 """Per-component discovery topics; `station` as `node_id` spells it."""
 STATUS_TOPIC = "{prefix}/status"
 """Where Home Assistant says `online` when it (re)starts: configs are published again."""
+
+
+DISCOVERY = Channel(
+    "homeAssistantDiscovery", CONFIG_TOPIC, "HomeAssistantDiscovery", "Home Assistant discovery",
+    "Per-component MQTT discovery configs of a station's entities, retained; an empty retained "
+    "payload removes one. `{station}` here has every character other than letters, digits, `_` "
+    "and `-` replaced by `_`.",
+    qos=1, retain=True,
+    publishers=(Use("bridge", "The bridge at start and whenever Home Assistant comes online; "
+                    "`scantalk discovery` (`--remove` clears them)."),),
+    readers=(Use("homeassistant", "Home Assistant makes the lane's entities from them."),),
+)  # fmt: skip
+BIRTH = Channel(
+    "homeAssistantStatus", STATUS_TOPIC, "HomeAssistantStatus", "Home Assistant status",
+    "Home Assistant's birth and last will: on `online`, ScanTalk publishes its discovery "
+    "configs again.",
+    qos=0,
+    publishers=(Use("homeassistant", "Home Assistant (re)started or stopped."),),
+    readers=(Use("bridge", "The bridge re-publishes its discovery on `online`."),),
+)  # fmt: skip
+CHANNELS = (DISCOVERY, BIRTH)
+"""Home Assistant's channels, beside the lane's: the bridge's."""
 
 
 def config_topic(prefix: str, component: str, station: str, object_id: str) -> str:

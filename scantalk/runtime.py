@@ -30,6 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from scantalk.channels import CHANNELS, STATUS, Channel, channel_of
 from scantalk.connection import mqtt_client
 from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats, Topics
 from scantalk.logs import setup_logging
@@ -145,8 +146,13 @@ class Node:
         *,
         persistent_session: bool = False,
         hung_after_s: float = HUNG_S,
+        channels: tuple[Channel, ...] = (),
     ) -> None:
         self.name = name
+        self.channels = (*CHANNELS, *channels)
+        """The contract's channels and the node's own (the bridge's Home Assistant topics):
+        what it may publish or subscribe to, with their QoS, retain flag and expiry."""
+        self._channel_of: dict[str, Channel] = {}
         self.settings = settings
         self.topics = settings.topics
         self.log = setup_logging(name, settings.station, settings.log_level)
@@ -167,7 +173,8 @@ class Node:
         self._persistent = persistent_session
         suffix = f"-{settings.instance}" if settings.instance else ""
         self._client = mqtt_client(settings, f"scantalk-{name}-{settings.station}{suffix}")
-        self._client.will_set(self.topics.status(name), OFFLINE, qos=1, retain=True)
+        will = self.topics.status(name)
+        self._client.will_set(will, OFFLINE, qos=STATUS.qos, retain=STATUS.retain)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -177,9 +184,24 @@ class Node:
     # --- what a node declares -------------------------------------------------------------
 
     def subscribe(
-        self, topic: str, handler: Handler, *, qos: int = 0, delivery: Delivery = Delivery.QUEUE
+        self, topic: str, handler: Handler, *, delivery: Delivery = Delivery.QUEUE
     ) -> None:
+        """Subscribe to a channel this node reads, at its QoS in the channel table."""
+        channel = self.channel(topic)
+        reader = channel.reader(self.name)
+        if reader is None:
+            raise ContractError(f"the {self.name} node is no reader of {channel.key} ({topic})")
+        qos = channel.qos if reader.qos is None else reader.qos
         self._subscriptions.append(_Subscription(self, topic, handler, qos, delivery))
+
+    def channel(self, topic: str) -> Channel:
+        """The channel of a topic or filter, from the table (remembered per topic)."""
+        if (known := self._channel_of.get(topic)) is None:
+            try:
+                known = self._channel_of[topic] = channel_of(topic, self.channels)
+            except KeyError as exc:
+                raise ContractError(str(exc)) from None
+        return known
 
     def on_online(self, callback: Callable[[], None]) -> None:
         """Run on the network thread after each (re)connection, e.g. to republish state."""
@@ -196,20 +218,24 @@ class Node:
         topic: str,
         payload: bytes | Payload,
         *,
-        qos: int = 0,
-        retain: bool = False,
         user_properties: list[tuple[str, str]] | None = None,
-        expiry_s: int | None = None,
     ) -> mqtt.MQTTMessageInfo:
+        """Publish on a channel this node publishes, with the QoS, retain flag and expiry of
+        the channel table."""
+        channel = self.channel(topic)
+        if channel.publisher(self.name) is None:
+            raise ContractError(f"the {self.name} node publishes no {channel.key} ({topic})")
         properties = None
-        if user_properties or expiry_s:
+        if user_properties or channel.expiry_s:
             properties = Properties(PacketTypes.PUBLISH)
             if user_properties:
                 properties.UserProperty = user_properties
-            if expiry_s:
-                properties.MessageExpiryInterval = expiry_s
+            if channel.expiry_s:
+                properties.MessageExpiryInterval = channel.expiry_s
         data = payload.to_json() if isinstance(payload, Payload) else payload
-        return self._client.publish(topic, data, qos=qos, retain=retain, properties=properties)
+        return self._client.publish(
+            topic, data, qos=channel.qos, retain=channel.retain, properties=properties
+        )
 
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -312,7 +338,7 @@ class Node:
         for thread in threads:
             thread.join(timeout=5)
         if self._client.is_connected():
-            offline = self.publish(self.topics.status(self.name), OFFLINE, qos=1, retain=True)
+            offline = self.publish(self.topics.status(self.name), OFFLINE)
             with contextlib.suppress(RuntimeError, ValueError):  # the broker went first
                 offline.wait_for_publish(2)
         self._client.disconnect()
@@ -366,10 +392,10 @@ class Node:
                 self.log.error(
                     "handler for %s stuck over %.0f s: offline", stuck[0], self._hung_after_s
                 )
-                self.publish(self.topics.status(self.name), OFFLINE, qos=1, retain=True)
+                self.publish(self.topics.status(self.name), OFFLINE)
             elif was_hung and not stuck:
                 self.log.warning("handlers working again: online")
-                self.publish(self.topics.status(self.name), ONLINE, qos=1, retain=True)
+                self.publish(self.topics.status(self.name), ONLINE)
 
     # --- paho callbacks (network thread) --------------------------------------------------
 
@@ -392,7 +418,7 @@ class Node:
             client.subscribe(s.topic, qos=s.qos)
         # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
         status = OFFLINE if self._hung else ONLINE
-        client.publish(self.topics.status(self.name), status, qos=1, retain=True)
+        client.publish(self.topics.status(self.name), status, qos=STATUS.qos, retain=STATUS.retain)
         self._connected.set()
         self.log.info("online")
         for callback in self._online_callbacks:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from scantalk import homeassistant
 from scantalk.broker import DEV_CONF
-from scantalk.broker_users import USERS, password_variable
+from scantalk.broker_users import USERS, acl, lane_channels, password_variable
+from scantalk.channels import OUTSIDE, ROOT, Channel, channel_of
 from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName, SayRequest, Scan, Topics
 from scantalk.homeassistant import birth_topic, discovery
@@ -42,37 +44,33 @@ DISCOVERY = next(iter(discovery("lane-1", "homeassistant")))
 BIRTH = birth_topic("homeassistant")
 
 
-def own(node: NodeName) -> list[str]:
-    return [T.status(node), T.stats(node)]
+def example(channel: Channel, node: str | None) -> str:
+    """A channel's topic on lane-1: the node's own for a per-node channel."""
+    if channel is homeassistant.DISCOVERY:
+        return DISCOVERY
+    return channel.topic(station="lane-1", node=node or "", prefix="homeassistant")
 
 
-WRITES = {
-    "camera": [T.frame, T.snapshot, *own(CAMERA)],
-    "classifier": [T.prediction, T.scan, T.say, T.classifier_config_state, T.taught, T.question,
-                   *own(CLASSIFIER)],
-    "voice": [T.spoken, *own(VOICE)],
-    "bridge": [T.inventory_ack, DISCOVERY, *own(BRIDGE)],
-    "scale": [T.weight, *own(SCALE)],
-    "checkout": [T.repeat, T.answer],
-    "homeassistant": [BIRTH, T.classifier_config, T.repeat, T.answer],
-}  # fmt: skip
-"""What each user publishes, from the nodes' code and the contract."""
+def granted(user: str, side: str) -> list[str]:
+    """The topics of lane-1 the channel table lets `user` publish ("write") or read."""
+    node = user if user in set(NodeName) else None
+    topics = []
+    for channel in lane_channels():
+        use = channel.publisher(user) if side == "write" else channel.reader(user)
+        if use and not (side == "read" and user in OUTSIDE and channel.address.startswith(ROOT)):
+            topics.append(example(channel, use.node or node))
+    if side == "read" and user in OUTSIDE:  # every topic of a lane but the private ones
+        topics += [t for t in ALL if t.startswith(ROOT) and not channel_of(t).private]
+    return topics
+
+
 ALL = sorted(
-    [getattr(T, name) for name, value in vars(Topics).items() if isinstance(value, property)]
-    + [topic for node in NodeName for topic in own(node)]
-    + [DISCOVERY, BIRTH]
+    {example(c, node) for c in lane_channels() for node in NodeName if "{node}" in c.address}
+    | {example(c, None) for c in lane_channels() if "{node}" not in c.address}
 )
-"""Every topic of a station in the contract, and Home Assistant's."""
-READS = {
-    "camera": [T.scan, T.classifier_config_state, T.weight],
-    "classifier": [T.frame, T.classifier_config, T.taught, T.answer, T.weight, T.status(SCALE)],
-    "voice": [T.say, T.repeat],
-    "bridge": [T.scan, T.say, T.spoken, BIRTH],
-    "scale": [],
-    "checkout": [t for t in ALL if t.startswith("scantalk/") and t != T.frame],
-    "homeassistant": [t for t in ALL if t != T.frame],
-}
-"""What each user subscribes to (third parties: everything of the lane but its live frames)."""
+"""Every topic of a station in the channel table, and Home Assistant's."""
+WRITES = {user: granted(user, "write") for user in USERS}
+READS = {user: granted(user, "read") for user in USERS}
 PASSWORDS = {user: f"{user}-test-password-{i}" for i, user in enumerate(USERS)}
 
 
@@ -126,6 +124,14 @@ def test_the_acl_grants_exactly_the_users_passwd_writes():
 
 def test_every_topic_has_a_user_that_writes_it():
     assert {topic for topics in WRITES.values() for topic in topics} == set(ALL)
+
+
+def test_the_acl_is_the_one_the_channel_table_gives():
+    """The broker's ACL is generated: a channel, publisher or reader added to the table, or a
+    line changed by hand in the file, fails here until the file is generated again."""
+    assert ACL.read_text() == acl(lane_channels()), (
+        "mosquitto/acl drifted from the channel table: scantalk broker acl > mosquitto/acl"
+    )
 
 
 def test_the_edge_broker_keeps_the_dev_brokers_queue_and_autosave():

@@ -74,8 +74,8 @@ class Voice:
         if settings.say_startup:
             node.add_worker(self.say_startup)
         # In order, on the subscription's own thread; playback has its own thread.
-        node.subscribe(node.topics.say, self.on_say, qos=1, delivery=Delivery.QUEUE)
-        node.subscribe(node.topics.repeat, self.on_repeat, qos=1, delivery=Delivery.QUEUE)
+        node.subscribe(node.topics.say, self.on_say, delivery=Delivery.QUEUE)
+        node.subscribe(node.topics.repeat, self.on_repeat, delivery=Delivery.QUEUE)
 
     def on_say(self, message: Message) -> None:
         if message.retain:  # an old request kept on the broker: it would be said at each start
