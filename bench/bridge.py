@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bridge.destinations import IoTHub
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import Guess, InventoryRecord, Scan
 from scantalk.latency import percentile
 from scantalk.processes import stop_process

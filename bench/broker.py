@@ -1,6 +1,6 @@
 """Scans per second through the broker at QoS 1 into a persistent session: the persistence
 settings before issue 13 (`autosave_interval 5`, seconds) against the ones now in
-`scantalk/broker.conf` (`autosave_on_changes true`, `autosave_interval 1`: mosquitto.db is
+`scantalk/commands/broker.conf` (`autosave_on_changes true`, `autosave_interval 1`: mosquitto.db is
 written and fsync'd after every change).
 
     .venv/bin/python -m bench.broker [--scans 500] [--runs 3]
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import Guess, Scan
 from testbench.bus import Bus
 

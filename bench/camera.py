@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import cpu_seconds
 from camera_node.gate import Gate, GateSettings
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 from testbench.scenes import footage, write_video

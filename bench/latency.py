@@ -46,8 +46,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench import lane_env
-from scantalk.broker import Broker, free_port
 from scantalk.catalog import Catalog
+from scantalk.commands.broker import Broker, free_port
 from scantalk.connection import tcp_no_delay
 from scantalk.contract import (
     FRAME_EXPIRY_S,

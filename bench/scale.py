@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench import cpu_seconds, lane_env, rss_mb
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import NodeName, Topics
 from scantalk.processes import stop_process
 from testbench.bus import Bus, Heard, wait_online

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench import lane_env
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import SayRequest
 from scantalk.latency import percentile
 from scantalk.processes import stop_process

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock
 
+from bridge.homeassistant import birth_topic, discovery
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
 from scantalk.contract import ONLINE, SayRequest, Spoken
-from scantalk.homeassistant import birth_topic, discovery
 from scantalk.runtime import Message, Node
 
 OVERDUE_S = 5.0

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 
+from bridge import homeassistant
 from bridge.destinations import Destination, open_destination
 from bridge.lane import LaneWatch
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
-from scantalk import homeassistant
 from scantalk.contract import (
     AckStatus,
     ContractError,

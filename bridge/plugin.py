@@ -1,10 +1,12 @@
 """What the core's registry learns of the bridge (entry point `scantalk.nodes:bridge`): the
-node, and `scantalk records`."""
+node, `scantalk records` and `scantalk discovery`, and Home Assistant's channels, which the
+bridge publishes and reads beside the contract's."""
 
 from __future__ import annotations
 
 import argparse
 
+from bridge import homeassistant
 from bridge.settings import BridgeSettings
 from scantalk.contract import NodeName
 from scantalk.registry import Command, NodeSpec
@@ -39,5 +41,13 @@ NODE = NodeSpec(
             records,
             _records_arguments,
         ),
+        Command(
+            ("discovery",),
+            "publish (or --remove) Home Assistant discovery",
+            homeassistant.run,
+            homeassistant.arguments,
+        ),
     ),
+    channels=homeassistant.CHANNELS,
+    messages=homeassistant.asyncapi_messages,
 )

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 FRAME_MAX_BYTES = 16 * 1024 * 1024
 """Largest frame the classifier decodes, in bytes: the brokers' packet limit (`max_packet_size`
-in scantalk/broker.conf and mosquitto/edge.conf), which a 4096x4096 frame at JPEG quality 100
-(about 15 MiB) still fits."""
+in scantalk/commands/broker.conf and mosquitto/edge.conf), which a 4096x4096 frame at JPEG
+quality 100 (about 15 MiB) still fits."""
 FRAME_MAX_SIDE = 4096
 """Largest width or height of a frame the classifier decodes, in pixels."""
 

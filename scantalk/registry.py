@@ -1,10 +1,12 @@
-"""The registry of nodes: how the core finds what each node package brings, without importing it.
+"""The registry: how the core and the CLI find what each package brings, without importing it.
 
 A node package declares one `NodeSpec` as a Python entry point in the group `scantalk.nodes`
 (`[project.entry-points."scantalk.nodes"]` in `pyproject.toml`): its settings, how to run it,
-and any commands of its own for the `scantalk` CLI. The module an entry point names must import
-only the core and the standard library, so `--help` stays fast and works in an image that
-installed another node's extra.
+any commands of its own for the `scantalk` CLI, and any channels of its own beside the
+contract's (the bridge's Home Assistant topics). The CLI's tools (`scantalk contract`, `watch`,
+`manifest`, `broker`) are each a `Command` in the group `scantalk.commands`. The module an entry
+point names must import only the core and the standard library, so `--help` stays fast and
+works in an image that installed another node's extra.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from scantalk.channels import CHANNELS, Channel
 from scantalk.contract import NodeName
 from scantalk.settings import Settings
 
 GROUP = "scantalk.nodes"
+COMMANDS = "scantalk.commands"
 
 log = logging.getLogger("scantalk.registry")
 
@@ -49,6 +53,10 @@ class NodeSpec:
     extra: str
     """The extra that installs what it needs: `pip install scantalk[<extra>]`."""
     commands: tuple[Command, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    """Channels of its own, beside the contract's: what it publishes or reads elsewhere."""
+    messages: Callable[[], dict[str, Any]] = dict
+    """The AsyncAPI messages of those channels, by name (built only for the document)."""
 
 
 class RegistryError(RuntimeError):
@@ -69,3 +77,30 @@ def nodes() -> dict[NodeName, NodeSpec]:
             continue
         found[spec.name] = spec
     return {name: found[name] for name in NodeName if name in found}
+
+
+def commands() -> list[Command]:
+    """The CLI's tools, each in its entry point's name order; one that cannot be loaded is
+    left out with a warning."""
+    found = []
+    for point in sorted(entry_points(group=COMMANDS), key=lambda p: p.name):
+        try:
+            command = point.load()
+            if not isinstance(command, Command) or command.words[0] != point.name:
+                raise RegistryError(f"{point.value} is not the Command {point.name!r}")
+        except Exception as exc:  # an entry point may fail in any way its import can
+            log.warning("command %s left out: %s", point.name, exc)
+            continue
+        found.append(command)
+    return found
+
+
+def lane_channels() -> tuple[Channel, ...]:
+    """Every channel a lane's broker carries: the contract's, then each node's own."""
+    return (*CHANNELS, *(c for spec in nodes().values() for c in spec.channels))
+
+
+def packages() -> set[str]:
+    """The project's top-level packages: the core and every registered one."""
+    points = [*entry_points(group=GROUP), *entry_points(group=COMMANDS)]
+    return {"scantalk", *(point.module.split(".")[0] for point in points)}

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from scantalk.broker import free_port, port_open
+from scantalk.commands.broker import free_port, port_open
 from scantalk.connection import Client, mqtt_client
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.scene import TUXPAINT_FOOD
 from testbench.bus import Bus

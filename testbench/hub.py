@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from scantalk.broker import Broker, free_port, port_open
+from scantalk.commands.broker import Broker, free_port, port_open
 from testbench.bus import Bus
 
 HUB_PORT = 8883  # the SDK always dials 8883 for MQTT over TLS

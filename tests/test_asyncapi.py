@@ -16,8 +16,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from scantalk import contract
-from scantalk.asyncapi import document, render
-from scantalk.broker import Broker
+from scantalk.commands.asyncapi import document, render
+from scantalk.commands.broker import Broker
 from scantalk.contract import (
     ClassifierConfig,
     ContractError,

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import jsonschema
 import pytest
 
-from scantalk.broker import Broker, free_port
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import Guess, InventoryRecord, Scan, Unit
 from testbench.broker_conf import lane_to_store_conf
 from testbench.bus import Bus, wait_online

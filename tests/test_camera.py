@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scantalk.broker import free_port
+from scantalk.commands.broker import free_port
 from scantalk.contract import ClassifierConfig, Weight, WeightStatus
 from testbench.bus import wait_online
 from testbench.scenes import footage, write_video

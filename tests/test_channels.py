@@ -9,9 +9,9 @@ import re
 import pytest
 
 from scantalk import contract
-from scantalk.asyncapi import document
-from scantalk.broker_users import lane_channels
 from scantalk.channels import CHANNELS, ROOT, channel_of
+from scantalk.commands.asyncapi import document
+from scantalk.commands.broker_users import lane_channels
 from scantalk.contract import ContractError, NodeName, Topics
 from scantalk.runtime import Node
 from scantalk.settings import Settings

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bridge.settings import BridgeSettings
-from scantalk.broker import Broker
+from scantalk.commands.broker import Broker
 from scantalk.contract import ONLINE, NodeName, Topics
 from testbench.bus import Bus, Heard
 from testbench.chaos import ScanPublisher

@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from scantalk.broker import free_port, port_open
+from scantalk.commands.broker import free_port, port_open
 from scantalk.contract import ClassifierConfig, FrameInfo
 from scantalk.scene import TUXPAINT_FOOD, photo_frame
 from testbench.bus import wait_online

@@ -23,10 +23,10 @@ from referencing.jsonschema import DRAFT4
 
 from bridge.destinations import OUTPUT
 from scantalk import manifest as manifest_command
-from scantalk.broker_users import USERS, password_variable
+from scantalk.commands.broker_users import USERS, password_variable
+from scantalk.commands.stack import START_ORDER
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.registry import nodes
-from scantalk.stack import START_ORDER
 from testbench import CHECKOUT, wheel_env
 from testbench.bus import Bus
 from testbench.edge import EdgeBroker, make_secrets

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scantalk.broker import Broker
-from scantalk.broker_users import USERS, password_variable
+from scantalk.commands.broker import Broker
+from scantalk.commands.broker_users import USERS, password_variable
 from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName, Scan, Topics
 from scantalk.processes import stop_process

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from scantalk import homeassistant
-from scantalk.broker import DEV_CONF
-from scantalk.broker_users import USERS, acl, lane_channels, password_variable
+from bridge import homeassistant
+from bridge.homeassistant import birth_topic, discovery
 from scantalk.channels import OUTSIDE, ROOT, Channel, channel_of
+from scantalk.commands.broker import DEV_CONF
+from scantalk.commands.broker_users import USERS, acl, lane_channels, password_variable
 from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName, SayRequest, Scan, Topics
-from scantalk.homeassistant import birth_topic, discovery
 from scantalk.settings import SettingError, Settings
 from testbench import CHECKOUT
 from testbench.bus import Bus

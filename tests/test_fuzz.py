@@ -31,7 +31,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from PIL import Image
 
-from scantalk.broker import Broker, free_port
+from bridge.homeassistant import birth_topic
+from scantalk.commands.broker import Broker, free_port
 from scantalk.contract import (
     ONLINE,
     ClassifierConfig,
@@ -46,7 +47,6 @@ from scantalk.contract import (
     TaughtChange,
     Topics,
 )
-from scantalk.homeassistant import birth_topic
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.scene import photo_frame
 from testbench.bus import Bus, Heard, wait_online

@@ -13,6 +13,7 @@ import time
 import jinja2
 import pytest
 
+from bridge.homeassistant import THRESHOLD_RANGE, discovery, question_entity_id
 from classifier_node.settings import ClassifierSettings
 from scantalk.contract import (
     OFFLINE,
@@ -32,7 +33,6 @@ from scantalk.contract import (
     Weight,
     WeightStatus,
 )
-from scantalk.homeassistant import THRESHOLD_RANGE, discovery, question_entity_id
 from testbench import homeassistant_keys as documented
 from testbench.bus import Bus, wait_online
 

@@ -160,7 +160,7 @@ def test_the_wheel_holds_the_package_data_and_none_of_the_image_files(wheel):
     for model in ("produce", "produce-int8"):
         for name in ("model.onnx", "labels.txt", "catalog.csv"):
             assert f"scantalk/models/{model}/{name}" in names
-    assert "scantalk/broker.conf" in names
+    assert "scantalk/commands/broker.conf" in names
     assert not [n for n in names if re.search(r"Dockerfile|module\.json|dockerignore", n)]
 
 

@@ -17,11 +17,11 @@ from typing import IO
 
 import pytest
 
-from scantalk.broker import free_port, port_open
+from scantalk.commands.broker import free_port, port_open
+from scantalk.commands.stack import STABLE_S, Backoff, Lane, LaneError, lane_lock
 from scantalk.contract import OFFLINE, ONLINE, NodeName
 from scantalk.processes import stop_process
 from scantalk.settings import Settings
-from scantalk.stack import STABLE_S, Backoff, Lane, LaneError, lane_lock
 from testbench.bus import Bus, wait_online
 from testbench.environ import clean_environ
 

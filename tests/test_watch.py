@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from scantalk.broker import free_port
+from scantalk.commands.broker import free_port
+from scantalk.commands.watch import NEEDS_RICH, UNKNOWN, WatchState, render, scans_fitting
 from scantalk.contract import (
     OFFLINE,
     ONLINE,
@@ -33,7 +34,6 @@ from scantalk.contract import (
     WeightStatus,
 )
 from scantalk.processes import die_with_parent, stop_process
-from scantalk.watch import NEEDS_RICH, UNKNOWN, WatchState, render, scans_fitting
 from testbench.environ import clean_environ
 
 LANE = Topics("lane-1")
@@ -356,7 +356,7 @@ def test_an_unreachable_broker_is_one_line_naming_it(tmp_path):
 
 def test_without_rich_it_says_how_to_get_it():
     code = (
-        "import sys\nsys.modules['rich'] = None\nfrom scantalk.cli import main\n"
+        "import sys\nsys.modules['rich'] = None\nfrom scantalk.commands.cli import main\n"
         "sys.exit(main(['watch']))"
     )
     result = subprocess.run(

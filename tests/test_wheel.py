@@ -39,7 +39,8 @@ def installed(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess
 
 def test_the_wheel_carries_the_default_model_and_the_broker_config(bridge_venv):
     code = (
-        "import json, importlib.resources as r, scantalk.broker as b, scantalk.settings as s\n"
+        "import json, importlib.resources as r, scantalk.settings as s\n"
+        "import scantalk.commands.broker as b\n"
         "print(json.dumps([str(s.DEFAULT_MODEL_DIR), str(b.DEV_CONF),"
         " str(r.files('scantalk') / 'schemas' / 'inventory-record.json')]))"
     )

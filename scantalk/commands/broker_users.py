@@ -18,8 +18,9 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from scantalk.channels import CHANNELS, OUTSIDE, ROOT, Channel
+from scantalk.channels import OUTSIDE, ROOT, Channel
 from scantalk.contract import NodeName
+from scantalk.registry import Command, lane_channels
 from scantalk.settings import Settings
 
 USERS = (*(str(node) for node in NodeName), *OUTSIDE)
@@ -152,13 +153,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def lane_channels() -> tuple[Channel, ...]:
-    """The channels the edge broker carries: the lane's and Home Assistant's."""
-    from scantalk import homeassistant
-
-    return (*CHANNELS, *homeassistant.CHANNELS)
-
-
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     if args.broker_command == "acl":
         sys.stdout.write(acl(lane_channels()))
@@ -186,3 +180,11 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
         return 1
     print(f"wrote {args.output} for {', '.join(USERS)}")
     return 0
+
+
+COMMAND = Command(
+    ("broker",),
+    "the edge broker's users: `broker passwd` writes its password file, `broker acl` its ACL",
+    run,
+    arguments,
+)

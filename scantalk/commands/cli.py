@@ -1,14 +1,15 @@
-"""The `scantalk` command: `up`, `node <name>`, `settings`, and the commands nodes bring.
+"""The `scantalk` command: `up`, `node <name>`, `settings`, the tools and the commands nodes
+bring.
 
-The core knows no node: each installed node package registers its settings, how to run it and
-its own commands (`records`, `model …`, `voice warm`) through the registry (entry points).
+It knows no node and no tool by name: each installed node package registers its settings, how
+to run it and its own commands (`records`, `model …`, `voice warm`), and each tool its command
+(`contract`, `watch`, `manifest`, `broker`), through the registry (entry points).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -16,37 +17,17 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from scantalk.broker import BrokerError
+from scantalk.commands.broker import BrokerError
 from scantalk.contract import NodeName
-from scantalk.registry import NodeSpec, nodes
+from scantalk.registry import Command, NodeSpec, commands, nodes, packages
 from scantalk.settings import SettingError, Settings
-
-OURS = {"scantalk", "camera_node", "classifier_node", "voice_node", "bridge", "testbench"}
-"""Packages of this project: a missing one is no missing extra."""
-
-CORE_COMMANDS = (
-    ("contract", "print the topic contract as an AsyncAPI 3.0 document", "scantalk.asyncapi"),
-    ("discovery", "publish (or --remove) Home Assistant discovery", "scantalk.homeassistant"),
-    ("watch", "a live view of a lane (or a store) in the terminal", "scantalk.watch"),
-    (
-        "manifest",
-        "the IoT Edge deployment manifest for a platform, every variable filled",
-        "scantalk.manifest",
-    ),
-    (
-        "broker",
-        "the edge broker's users: `broker passwd` writes its password file",
-        "scantalk.broker_users",
-    ),
-)
-"""The core's own commands: (name, help, module with `arguments(parser)` and
-`run(args, settings) -> int`). Their modules import only the standard library and the core at
-the top, so `--help` stays fast."""
 
 Handler = Callable[[argparse.Namespace, Mapping[str, str], Mapping[str, str | None]], int]
 
 
-def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
+def parser(
+    specs: Mapping[NodeName, NodeSpec], tools: Sequence[Command] = ()
+) -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="scantalk", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -73,12 +54,11 @@ def parser(specs: Mapping[NodeName, NodeSpec]) -> argparse.ArgumentParser:
         _add_settings(sub, [spec.settings])
         sub.set_defaults(handler=_show_settings, settings_classes=[spec.settings])
 
-    for name, help, module_name in CORE_COMMANDS:
-        sub = commands.add_parser(name, help=help)
-        module = importlib.import_module(module_name)
-        module.arguments(sub)
+    for tool in tools:
+        sub = commands.add_parser(tool.words[0], help=tool.help)
+        tool.arguments(sub)
         _add_settings(sub, [Settings])
-        sub.set_defaults(handler=_core(module.run))
+        sub.set_defaults(handler=_core(tool.run))
 
     groups: dict[tuple[str, ...], Any] = {(): commands}
     for spec in specs.values():
@@ -134,7 +114,7 @@ def _with_settings(spec: NodeSpec, run: Callable[[argparse.Namespace, Any], int]
         try:
             return run(args, settings)
         except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] in OURS:
+            if (exc.name or "").split(".")[0] in packages():
                 raise  # a broken install of ours, not a missing extra
             print(
                 f"scantalk: the {spec.name} node needs {exc.name}, which is not installed: "
@@ -149,7 +129,7 @@ def _with_settings(spec: NodeSpec, run: Callable[[argparse.Namespace, Any], int]
 def _up(
     args: argparse.Namespace, environ: Mapping[str, str], dotenv: Mapping[str, str | None]
 ) -> int:
-    from scantalk import stack
+    from scantalk.commands import stack
 
     if args.demo:
         args.camera_source = "demo"
@@ -178,7 +158,7 @@ def _show_settings(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser(nodes()).parse_args(argv)
+    args = parser(nodes(), commands()).parse_args(argv)
     # Secrets such as the IoT Hub connection string may sit in an (ignored) .env file.
     dotenv = dotenv_values(".env")
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from scantalk.broker import Broker, BrokerError, free_port, port_open
+from scantalk.commands.broker import Broker, BrokerError, free_port, port_open
 from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName
 from scantalk.logs import setup_logging
@@ -37,7 +37,7 @@ START_ORDER = (
 START_TIMEOUT_S = 60
 
 SETTING_ERROR_EXIT = 2
-"""How a node's command ends on a `SettingError` (or a missing extra): see `scantalk.cli`."""
+"""How a node's command ends on a `SettingError` (or a missing extra): see the CLI."""
 SETTING_ERROR_WITHIN_S = 15.0
 """A node that exits with `SETTING_ERROR_EXIT` this soon after its start has a setting error:
 starting it again would fail again, so the lane stops and says so."""

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scantalk.registry import nodes
+from scantalk.registry import Command, nodes
 from scantalk.settings import YES_NO, Number, SettingError, Settings, Text
 
 PLATFORMS = ("amd64", "arm64v8")
@@ -320,3 +320,11 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     output.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {output}")
     return 0
+
+
+COMMAND = Command(
+    ("manifest",),
+    "the IoT Edge deployment manifest for a platform, every variable filled",
+    run,
+    arguments,
+)

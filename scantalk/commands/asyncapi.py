@@ -24,8 +24,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from scantalk import contract, homeassistant
-from scantalk.channels import CHANNELS, EACH_NODE, STATUS, Channel, Use
+from scantalk import contract
+from scantalk.channels import EACH_NODE, STATUS, Channel, Use
 from scantalk.contract import (
     MAX_ITEMS,
     MAX_TEXT,
@@ -54,6 +54,7 @@ from scantalk.contract import (
     Weight,
     WeightStatus,
 )
+from scantalk.registry import Command, lane_channels, nodes
 from scantalk.settings import Settings
 
 HEADER = (
@@ -451,8 +452,8 @@ def examples() -> dict[type[Payload], list[Example]]:
 
 
 def channels() -> tuple[Channel, ...]:
-    """Every channel of the table, and Home Assistant's."""
-    return (*CHANNELS, *homeassistant.CHANNELS)
+    """Every channel of the table, and the nodes' own (the bridge's Home Assistant topics)."""
+    return lane_channels()
 
 
 @dataclass(frozen=True)
@@ -558,33 +559,6 @@ def _text_message(name: str, title: str, doc: str, values: list[str]) -> dict[st
     }
 
 
-def _discovery_message() -> dict[str, Any]:
-    topic = homeassistant.config_topic("homeassistant", "sensor", EXAMPLE_STATION, "last_scan")
-    example = homeassistant.discovery(EXAMPLE_STATION, "homeassistant")[topic]
-    config = {
-        "type": "object",
-        "description": "A Home Assistant MQTT discovery config (Home Assistant's own keys; "
-        "scantalk/homeassistant.py builds them on the contract's topics).",
-        "required": ["name", "unique_id", "device", "origin"],
-        "properties": {
-            "name": {"type": ["string", "null"]},
-            "unique_id": {"type": "string"},
-            "device": {"type": "object"},
-            "origin": {"type": "object"},
-        },
-        "additionalProperties": True,
-    }
-    removed = {"const": "", "description": "An empty payload: the entity is removed."}
-    return {
-        "name": "HomeAssistantDiscovery",
-        "title": "Home Assistant discovery config",
-        "summary": "One entity of a station, or its removal.",
-        "contentType": "application/json",
-        "payload": {"anyOf": [config, removed]},
-        "examples": [{"name": "last-scan", "summary": "The last scanned item", "payload": example}],
-    }
-
-
 def messages(schemas: dict[str, Schema]) -> dict[str, Any]:
     named = examples()
     found = {cls.__name__: _json_message(cls, named[cls], schemas) for cls in payload_classes()}
@@ -618,13 +592,7 @@ def messages(schemas: dict[str, Schema]) -> dict[str, Any]:
             "payload": {"description": "Anything; not read."},
             "examples": [{"name": "button", "payload": "repeat"}],
         },
-        "HomeAssistantDiscovery": _discovery_message(),
-        "HomeAssistantStatus": _text_message(
-            "HomeAssistantStatus",
-            "Home Assistant status",
-            "Home Assistant's birth (`online`) and last will (`offline`).",
-            [online, offline],
-        ),
+        **{name: m for spec in nodes().values() for name, m in spec.messages().items()},
     }
 
 
@@ -779,3 +747,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     sys.stdout.write(render())
     return 0
+
+
+COMMAND = Command(
+    ("contract",), "print the topic contract as an AsyncAPI 3.0 document", run, arguments
+)

@@ -41,6 +41,7 @@ from scantalk.contract import (
     Weight,
     WeightStatus,
 )
+from scantalk.registry import Command
 from scantalk.settings import STATIONS, SettingError, Settings
 
 if TYPE_CHECKING:
@@ -540,3 +541,6 @@ def _stream_json(settings: Settings) -> int:
     finally:
         _disconnect(client)
     return 0
+
+
+COMMAND = Command(("watch",), "a live view of a lane (or a store) in the terminal", run, arguments)

@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from scantalk.channels import Channel, Use
-from scantalk.contract import Answer, ClassifierConfig, NodeName, Question, Topics
+from scantalk.contract import OFFLINE, ONLINE, Answer, ClassifierConfig, NodeName, Question, Topics
 from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
 
@@ -370,6 +370,42 @@ def discovery(station: str, prefix: str) -> dict[str, Config]:
 
 def birth_topic(prefix: str) -> str:
     return STATUS_TOPIC.format(prefix=prefix)
+
+
+def asyncapi_messages() -> dict[str, Any]:
+    """The AsyncAPI messages of Home Assistant's channels, for `scantalk contract`."""
+    topic = config_topic("homeassistant", "sensor", "lane-1", "last_scan")
+    example = discovery("lane-1", "homeassistant")[topic]
+    config = {
+        "type": "object",
+        "description": "A Home Assistant MQTT discovery config (Home Assistant's own keys; "
+        "bridge/homeassistant.py builds them on the contract's topics).",
+        "required": ["name", "unique_id", "device", "origin"],
+        "properties": {
+            "name": {"type": ["string", "null"]},
+            "unique_id": {"type": "string"},
+            "device": {"type": "object"},
+            "origin": {"type": "object"},
+        },
+        "additionalProperties": True,
+    }
+    removed = {"const": "", "description": "An empty payload: the entity is removed."}
+    status = [ONLINE.decode(), OFFLINE.decode()]
+    return {"HomeAssistantDiscovery": {
+        "name": "HomeAssistantDiscovery",
+        "title": "Home Assistant discovery config",
+        "summary": "One entity of a station, or its removal.",
+        "contentType": "application/json",
+        "payload": {"anyOf": [config, removed]},
+        "examples": [{"name": "last-scan", "summary": "The last scanned item", "payload": example}],
+    }, "HomeAssistantStatus": {
+        "name": "HomeAssistantStatus",
+        "title": "Home Assistant status",
+        "summary": "Home Assistant's birth (`online`) and last will (`offline`).",
+        "contentType": "text/plain",
+        "payload": {"type": "string", "enum": status},
+        "examples": [{"name": value, "payload": value} for value in status],
+    }}  # fmt: skip
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
