@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from bridge.destinations import OUTPUT
-from scantalk import manifest as manifest_command
+from scantalk.commands import manifest as manifest_command
 from scantalk.commands.broker_users import USERS, password_variable
 from scantalk.commands.stack import START_ORDER
 from scantalk.processes import die_with_parent, stop_process
