@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from camera_node.settings import CameraSettings
 from scantalk.scene import IMAGE_SUFFIXES, TUXPAINT_FOOD, empty_scene, photo_frame
-from scantalk.settings import SettingError
+from scantalk.settings import CameraSource, SettingError, SourceKind
 
 DEMO_ITEMS = [
     "fruit/banana.png",
@@ -113,10 +112,11 @@ class CaptureSource:
 
 
 def open_source(settings: CameraSettings) -> Source:
-    spec = settings.camera_source
+    source = CameraSource.parse(settings.camera_source)
+    spec = source.text
     dwell = max(1, round(settings.camera_dwell * settings.camera_fps))
     gap = round(settings.camera_gap * settings.camera_fps)
-    if spec == "demo":
+    if source.kind is SourceKind.DEMO:
         paths = [TUXPAINT_FOOD / item for item in DEMO_ITEMS]
         if not all(p.exists() for p in paths):
             raise SettingError(
@@ -126,9 +126,9 @@ def open_source(settings: CameraSettings) -> Source:
             )
         return ImageSequence([photo_frame(p) for p in paths], dwell, gap)
     size = (settings.camera_width, settings.camera_height)
-    if re.fullmatch(r"\d+", spec):
+    if source.kind is SourceKind.DEVICE and spec.isdigit():
         return CaptureSource(int(spec), loop=False, size=size)
-    if re.match(r"^[a-z]+://", spec):
+    if source.kind is SourceKind.STREAM:
         return CaptureSource(spec, loop=False, size=size)
     path = Path(spec)
     if path.is_dir():
@@ -137,7 +137,7 @@ def open_source(settings: CameraSettings) -> Source:
             raise SettingError("SCANTALK_CAMERA_SOURCE", spec, "a folder holding images")
         return ImageSequence([photo_frame(p) for p in images], dwell, gap)
     if path.exists():
-        return CaptureSource(spec, loop=not spec.startswith("/dev/"), size=size)
+        return CaptureSource(spec, loop=source.kind is SourceKind.PATH, size=size)
     raise SettingError(
         "SCANTALK_CAMERA_SOURCE",
         spec,

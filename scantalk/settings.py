@@ -160,6 +160,46 @@ def _log_level(text: str) -> str:
 LOG_LEVEL = Text(_log_level, ", ".join(LOG_LEVELS))
 
 
+class SourceKind(StrEnum):
+    """What a camera source names."""
+
+    DEMO = "demo"
+    """The built-in demo photos (Debian's tuxpaint stamps)."""
+    DEVICE = "device"
+    """A capture device: an index as OpenCV takes it (`0`) or a `/dev/…` path."""
+    STREAM = "stream"
+    """A URL: `rtsp://…`, `http://…`."""
+    PATH = "path"
+    """A video file or a folder of images."""
+
+
+@dataclass(frozen=True)
+class CameraSource:
+    """`SCANTALK_CAMERA_SOURCE` as the camera opens it and the manifest maps it into the image:
+    one reading for both."""
+
+    kind: SourceKind
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> CameraSource:
+        text = text.strip()
+        if text == "demo":
+            return cls(SourceKind.DEMO, text)
+        if text.isdigit() or text.startswith("/dev/"):
+            return cls(SourceKind.DEVICE, text)
+        if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+            return cls(SourceKind.STREAM, text)
+        return cls(SourceKind.PATH, text)
+
+    @property
+    def device(self) -> str | None:
+        """The device's path (`/dev/video0` for `0`), for a device."""
+        if self.kind is not SourceKind.DEVICE:
+            return None
+        return f"/dev/video{self.text}" if self.text.isdigit() else self.text
+
+
 def setting(default: Any, parse: Number | Text, help: str, *, secret: bool = False) -> Any:
     """A settings field: its default, its parser, its help, and whether to hide its value."""
     return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})

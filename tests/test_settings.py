@@ -14,7 +14,7 @@ import pytest
 from bridge.settings import BridgeSettings
 from camera_node.settings import CameraSettings
 from classifier_node.settings import ClassifierSettings
-from scantalk.settings import SettingError, Settings
+from scantalk.settings import CameraSource, SettingError, Settings, SourceKind
 from testbench.environ import clean_environ
 
 
@@ -186,3 +186,18 @@ def test_a_busy_image_api_port_stops_the_classifier_at_start():
         result = run_node("classifier", SCANTALK_HTTP_PORT=str(port))
     assert result.returncode == 2
     assert f"SCANTALK_HTTP_PORT={port}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "device"),
+    [
+        ("demo", SourceKind.DEMO, None),
+        ("0", SourceKind.DEVICE, "/dev/video0"),
+        (" /dev/video2 ", SourceKind.DEVICE, "/dev/video2"),
+        ("rtsp://camera.local/stream1", SourceKind.STREAM, None),
+        ("/data/clip.mp4", SourceKind.PATH, None),
+    ],
+)
+def test_a_camera_source_is_read_one_way_for_the_camera_and_the_manifest(text, kind, device):
+    source = CameraSource.parse(text)
+    assert (source.kind, source.device) == (kind, device)

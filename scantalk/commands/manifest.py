@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from scantalk.registry import Command, nodes
-from scantalk.settings import YES_NO, Number, SettingError, Settings, Text
+from scantalk.settings import YES_NO, CameraSource, Number, SettingError, Settings, SourceKind, Text
 
 PLATFORMS = ("amd64", "arm64v8")
 CHUNK = 512
@@ -199,11 +199,9 @@ def _add_devices(modules: dict[str, Any], values: Mapping[str, str]) -> None:
             if port := values.get(variable, "").strip():
                 port = str(_parse(variable, port, Number(int, 1, 65535)))
                 host.setdefault("PortBindings", {})[container] = [{**binding, "HostPort": port}]
-    source = values.get("SCANTALK_CAMERA_SOURCE", "").strip()
-    if CAMERA in modules and source.isdigit():  # an index, as OpenCV takes it: /dev/videoN
-        _device(_host_config(modules[CAMERA]), f"/dev/video{source}", "video")
-    elif CAMERA in modules and source.startswith("/dev/"):
-        _device(_host_config(modules[CAMERA]), source, "video")
+    camera = CameraSource.parse(values.get("SCANTALK_CAMERA_SOURCE", ""))
+    if CAMERA in modules and camera.device:
+        _device(_host_config(modules[CAMERA]), camera.device, "video")
     port = values.get("SCANTALK_SCALE_PORT", "").strip()
     if SCALE in modules and not port:  # no scale: the lane runs on the camera alone
         del modules[SCALE]
@@ -249,9 +247,10 @@ def _camera_source_problems(camera: Mapping[str, Any]) -> list[str]:
     """What a camera image can open: a device, a stream, or a file or folder in its /data
     bind. It has no demo photos (Debian's tuxpaint stamps), and nothing else of the host."""
     source = str(camera.get("env", {}).get("SCANTALK_CAMERA_SOURCE", {}).get("value", "")).strip()
-    if not source or "${" in source or source.isdigit() or "://" in source:
+    parsed = CameraSource.parse(source)
+    if not source or "${" in source or parsed.kind in (SourceKind.DEVICE, SourceKind.STREAM):
         return []
-    if source.startswith(("/dev/", "/data/")):
+    if parsed.kind is SourceKind.PATH and source.startswith("/data/"):
         return []
     return [
         f"SCANTALK_CAMERA_SOURCE={source!r} in {CAMERA}'s env: the camera image opens a device "
