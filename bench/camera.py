@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench import cpu_seconds
 from camera_node.gate import Gate, GateSettings
+from classifier_node.settings import ClassifierSettings
 from scantalk.commands.broker import Broker, free_port
 from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
@@ -67,7 +68,8 @@ def placement_delay() -> tuple[int, float]:
     frames = footage()
     empty = [f for phase, f in frames if phase == "empty"][:15]
     resting = [f for phase, f in frames if phase == "resting"][:5]
-    gate = Gate(GateSettings())
+    # As many settle frames as the classifier says it needs at its default settings.
+    gate = Gate(GateSettings(settle_frames=ClassifierSettings().thresholds.settle_frames))
     timings, first = [], None
     for i, frame in enumerate(empty + resting):
         started = time.perf_counter()

@@ -28,10 +28,10 @@ class GateSettings:
     """Grey levels (0-255) a pixel must change by to count: sensor noise stays below."""
     min_change: float = 0.01
     """Share of the region of interest that must change for a frame to be new."""
-    settle_frames: int = 7
-    """Frames still sent after a change, so the classifier can decide on a still scene. The
-    classifier says how many it needs (`settle_frames` on its retained `…/config/state`);
-    this default holds only until it has said so."""
+    settle_frames: int | None = None
+    """Frames still sent after a change, so the classifier can decide on a still scene: as
+    many as the classifier says it needs (`settle_frames` on its retained `…/config/state`).
+    None until it has said so: then every frame is sent, so nothing goes undecided."""
     heartbeat_s: float = 10.0
     learning_rate: float = 0.02
     """How fast the background model follows a still scene (share per frame)."""
@@ -72,19 +72,21 @@ class Gate:
     def wake(self) -> None:
         """Something changed that the camera may not see (the scale's weight): send the next
         `settle_frames` frames."""
-        self._settle = self.settings.settle_frames
+        self._settle = self.settings.settle_frames or 0
 
     def check(self, bgr: np.ndarray, now: float) -> Verdict:
         s = self.settings
         small = self._small(bgr)
         if self._last_sent is None:  # the first frame is news: send it, settled
             self._last_sent, self._background = small, small.copy()
-            self._last_publish, self._settle = now, s.settle_frames
+            self._last_publish, self._settle = now, s.settle_frames or 0
             return Verdict(True, 1.0, 0.0)
         motion = self._changed(small, self._last_sent)
         assert self._background is not None
         presence = self._changed(small, self._background)
-        if motion >= s.min_change:
+        if s.settle_frames is None:  # the classifier has not said what it needs yet
+            publish = True
+        elif motion >= s.min_change:
             self._settle = s.settle_frames
             publish = True
         elif self._settle > 0:

@@ -311,8 +311,9 @@ class ClassifierConfig(Payload):
     each change of scene. Ignored in a change."""
     error: str | None = None
 
-    MAX_SETTLE_FRAMES: ClassVar[int] = 301
-    """Three times the largest `stable_frames`, and one: a camera never sends more in a burst."""
+    MAX_SETTLE_FRAMES: ClassVar[int] = 1000
+    """What a camera will send in one burst at most (a minute at 15 fps): a bound on what it is
+    told, well above what any decision needs, not a copy of how the classifier counts."""
 
     def validate(self) -> None:
         if self.settle_frames is not None and not 1 <= self.settle_frames <= self.MAX_SETTLE_FRAMES:

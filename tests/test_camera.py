@@ -22,6 +22,13 @@ FRAME = "scantalk/lane-1/camera/frame"
 STATS = "scantalk/lane-1/camera/stats"
 
 
+def classifier_needs(bus, settle_frames: int = 7) -> None:
+    """The classifier's retained state, as it publishes it at start: how many frames of a scene
+    it needs (7 at its default `stable_frames`)."""
+    state = ClassifierConfig(settle_frames=settle_frames).to_json()
+    bus.publish("scantalk/lane-1/classifier/config/state", state, retain=True)
+
+
 def counters(bus, where):
     (stats,) = bus.wait_for(STATS, lambda h: where(h.json()["counters"]))
     return stats.json()["counters"]
@@ -30,6 +37,7 @@ def counters(bus, where):
 def test_video_through_the_gate_publishes_motion_not_stillness(bus, node_env, start_node, tmp_path):
     frames = footage()
     video = write_video(tmp_path / "lane.avi", frames)
+    classifier_needs(bus)
     start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(video), SCANTALK_CAMERA_FPS="40")
     seen = counters(bus, lambda c: c.get("frames", 0) + c.get("frames_gated", 0) >= len(frames))
     read = seen["frames"] + seen.get("frames_gated", 0)
@@ -189,11 +197,12 @@ def test_a_weight_change_wakes_the_camera_where_it_sees_no_change(
     bus, node_env, start_node, photo_dir
 ):
     """A dark item on a dark counter may not move the gate: the scale's weight does."""
+    classifier_needs(bus)
     start_node(
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
         SCANTALK_CAMERA_FPS="20", SCANTALK_CAMERA_DWELL="600", SCANTALK_CAMERA_HEARTBEAT="600",
     )  # fmt: skip
-    counters(bus, lambda c: c.get("frames") == 8 and c.get("frames_gated", 0) >= 20)  # still
+    still = counters(bus, lambda c: c.get("frames_gated", 0) >= 20)["frames"]  # gated
     weight = Weight("lane-1", 0.9, True, WeightStatus.OK)
     bus.publish("scantalk/lane-1/scale/weight", weight.to_json())
-    counters(bus, lambda c: c.get("frames") == 15 and c.get("woken") == 1)  # 7 settle frames
+    counters(bus, lambda c: c.get("frames") == still + 7 and c.get("woken") == 1)  # 7 settle

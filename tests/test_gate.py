@@ -11,11 +11,16 @@ from camera_node.gate import Gate, GateSettings
 from testbench.scenes import footage
 
 FPS = 15
-SETTLE = GateSettings().settle_frames
+SETTLE = 7
+"""As the classifier says at its default `stable_frames` (2)."""
+
+
+def settled(**settings) -> GateSettings:
+    return GateSettings(settle_frames=SETTLE, **settings)
 
 
 def published_per_phase(frames, settings: GateSettings | None = None) -> Counter[str]:
-    gate = Gate(settings or GateSettings())
+    gate = Gate(settings or settled())
     published: Counter[str] = Counter()
     for i, (phase, frame) in enumerate(frames):
         if gate.check(frame, now=i / FPS).publish:
@@ -41,7 +46,7 @@ def test_a_placed_item_is_published_in_the_frame_it_appears():
     frames = footage()
     empty = [f for phase, f in frames if phase == "empty"][:15]
     resting = [f for phase, f in frames if phase == "resting"][:5]
-    gate = Gate(GateSettings())
+    gate = Gate(settled())
     decisions = [gate.check(frame, now=i / FPS).publish for i, frame in enumerate(empty + resting)]
     assert decisions[len(empty)], "the first frame with the item was held back"
     assert not any(decisions[SETTLE + 1 : len(empty)])  # while the counter was still, nothing
@@ -49,7 +54,7 @@ def test_a_placed_item_is_published_in_the_frame_it_appears():
 
 def test_lighting_flicker_is_not_news():
     still = footage()[0][1]
-    gate = Gate(GateSettings())
+    gate = Gate(settled())
     flicker = [
         np.clip(still.astype(np.float32) * f, 0, 255).astype(np.uint8)
         for f in (1.0, 1.12, 0.9) * 20
@@ -60,7 +65,7 @@ def test_lighting_flicker_is_not_news():
 
 def test_heartbeat_on_a_still_counter():
     still = footage()[0][1]
-    gate = Gate(GateSettings(heartbeat_s=10))
+    gate = Gate(settled(heartbeat_s=10))
     published = sum(gate.check(still, now=i / FPS).publish for i in range(60 * FPS))
     # The first frame and its settle frames, then one every 10 s: at 10.3 s, 20.3 s … 50.3 s.
     assert published == 1 + SETTLE + 5
@@ -69,12 +74,12 @@ def test_heartbeat_on_a_still_counter():
 def test_changes_outside_the_scan_area_are_ignored():
     frames = footage()
     # The item moves through the middle of the frame.
-    outside = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 1.0, 0.1)))  # top strip
+    outside = published_per_phase(frames, settled(roi=(0.0, 0.0, 1.0, 0.1)))  # top strip
     assert outside["entering"] == 0
     assert outside["leaving"] == 0
-    inside = published_per_phase(frames, GateSettings(roi=(0.0, 0.4, 1.0, 0.2)))  # middle band
+    inside = published_per_phase(frames, settled(roi=(0.0, 0.4, 1.0, 0.2)))  # middle band
     assert inside["entering"] >= 10
-    left_half = published_per_phase(frames, GateSettings(roi=(0.0, 0.0, 0.3, 1.0)))
+    left_half = published_per_phase(frames, settled(roi=(0.0, 0.0, 0.3, 1.0)))
     assert left_half["entering"] == 0  # it comes in from the right and rests in the centre
     assert left_half["leaving"] >= 3
 
@@ -86,3 +91,9 @@ def test_a_weight_change_wakes_a_still_gate_for_settle_frames():
     assert sent[4:] == [False] * 8, "a still scene kept being sent"
     gate.wake()
     assert [gate.check(still, t).publish for t in range(12, 16)] == [True, True, True, False]
+
+
+def test_until_the_classifier_says_what_it_needs_every_frame_goes_out():
+    still = footage()[0][1]
+    gate = Gate(GateSettings())
+    assert all(gate.check(still, now=i / FPS).publish for i in range(30))
