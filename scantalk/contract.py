@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import re
 import types
 import typing
@@ -41,6 +42,8 @@ MAX_TEXT = 1000
 """Characters in any text field: names and ids are short; anything longer is not ours."""
 MAX_ITEMS = 20
 """Entries in any list field (alternatives, top labels)."""
+MAX_KG = 1000.0
+"""Beyond any checkout scale: a bigger number is not a weight."""
 
 
 class ContractError(ValueError):
@@ -166,6 +169,43 @@ def _node(name: str) -> NodeName:
         raise ContractError(f"unknown node {name!r}; nodes are {nodes}") from None
 
 
+def limits(means: str | None = None, **keywords: Any) -> dict[str, Any]:
+    """A field's limits beyond its type, as JSON Schema keywords (`minLength`, `maxLength`,
+    `pattern`, `minimum`, `maximum`, `exclusiveMinimum`, `minItems`, `maxItems`), for
+    `field(metadata=…)`: the one statement of them, which `from_dict` checks and the AsyncAPI
+    document and the record schema print. `means`: what a value matching `pattern` is."""
+    return {"limits": keywords, "means": means}
+
+
+ID = limits(minLength=1, maxLength=128)
+"""An id or a name: short, not empty."""
+STATION = limits("a station id", pattern=STATION_PATTERN)
+
+
+def _check_limits(value: Any, f: dataclasses.Field, where: str) -> None:
+    keywords = f.metadata.get("limits")
+    if not keywords or value is None:
+        return
+    if isinstance(value, str):
+        low, high = keywords.get("minLength", 0), keywords.get("maxLength", MAX_TEXT)
+        if not low <= len(value) <= high:
+            raise ContractError(f"{where} must be {low}-{high} characters")
+        pattern = keywords.get("pattern")
+        if pattern and not re.search(pattern.replace("$", r"\Z"), value):
+            raise ContractError(f"{where} {value[:80]!r} is not {f.metadata['means'] or pattern}")
+    elif isinstance(value, list):
+        low, high = keywords.get("minItems", 0), keywords.get("maxItems", MAX_ITEMS)
+        if not low <= len(value) <= high:
+            raise ContractError(f"{where}: {low}-{high} items, not {len(value)}")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        low = keywords.get("minimum", keywords.get("exclusiveMinimum", -math.inf))
+        high = keywords.get("maximum", math.inf)
+        above = value > low if "exclusiveMinimum" in keywords else value >= low
+        if not (above and value <= high):
+            opening = "(" if "exclusiveMinimum" in keywords else "["
+            raise ContractError(f"{where} {value} is not in {opening}{low:g}, {high:g}]")
+
+
 class Payload:
     """Base of every JSON payload: subclasses are dataclasses with a `SCHEMA` tag."""
 
@@ -208,6 +248,7 @@ def _build(cls: type, obj: dict[str, Any], where: str) -> Any:
     for f in dataclasses.fields(cls):
         if f.name in obj:
             values[f.name] = _convert(obj[f.name], hints[f.name], f"{where}.{f.name}")
+            _check_limits(values[f.name], f, f"{where}: {f.name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ContractError(f"{where}: missing field {f.name!r}")
     return cls(**values)
@@ -306,21 +347,15 @@ class ClassifierConfig(Payload):
     """Presence below which a frame shows nothing."""
     language: str | None = None
     """Language of announcements (BCP 47: `en`, `de`): names and phrases from then on."""
-    settle_frames: int | None = None
-    """State only: frames the decision needs of one placement; the camera sends that many after
-    each change of scene. Ignored in a change."""
-    error: str | None = None
-
     MAX_SETTLE_FRAMES: ClassVar[int] = 1000
     """What a camera will send in one burst at most (a minute at 15 fps): a bound on what it is
     told, well above what any decision needs, not a copy of how the classifier counts."""
-
-    def validate(self) -> None:
-        if self.settle_frames is not None and not 1 <= self.settle_frames <= self.MAX_SETTLE_FRAMES:
-            raise ContractError(
-                f"{self.SCHEMA}: settle_frames must be 1-{self.MAX_SETTLE_FRAMES}, "
-                f"not {self.settle_frames}"
-            )
+    settle_frames: int | None = field(
+        default=None, metadata=limits(minimum=1, maximum=MAX_SETTLE_FRAMES)
+    )
+    """State only: frames the decision needs of one placement; the camera sends that many after
+    each change of scene. Ignored in a change."""
+    error: str | None = None
 
 
 class TaughtAction(StrEnum):
@@ -364,64 +399,45 @@ def _check_time(schema: str, name: str, value: str) -> None:
         raise ContractError(f"{schema}: {name} {value[:80]!r} is not RFC 3339") from exc
 
 
-def _check_id(schema: str, name: str, value: str | None) -> None:
-    if value is not None and not 1 <= len(value) <= 128:
-        raise ContractError(f"{schema}: {name} must be 1-128 characters")
-
-
 @dataclass(frozen=True)
 class Scan(Payload):
     """An item was recognised and stayed in view (`…/scan`, QoS 1): the product's event."""
 
     SCHEMA: ClassVar[str] = "scantalk.scan/1"
-    scan_id: str
+    MAX_REVISION: ClassVar[int] = 1000
+    scan_id: str = field(metadata=ID)
     """Unique id of this scan; also the IoT Hub message id of its inventory record."""
-    station: str
-    label: str
-    display_name: str
+    station: str = field(metadata=STATION)
+    label: str = field(metadata=ID)
+    display_name: str = field(metadata=ID)
     """Name for people, from the catalog."""
     plu: str | None
     """Price look-up code where the catalog has one."""
-    confidence: float
-    model: str
-    frame_id: str
+    confidence: float = field(metadata=limits(minimum=0, maximum=1))
+    model: str = field(metadata=ID)
+    frame_id: str = field(metadata=limits(maxLength=128))
     alternatives: list[Guess]
     """The next most likely labels."""
     time: str = field(default_factory=now_rfc3339)
     decided_by: DecidedBy = DecidedBy.LANE
-    question_id: str | None = None
+    question_id: str | None = field(default=None, metadata=ID)
     """The question the shopper answered, when `decided_by` is `shopper`."""
     unit: Unit = Unit.EACH
     """How the item is sold, from the catalog."""
-    weight_kg: float | None = None
+    weight_kg: float | None = field(
+        default=None, metadata=limits(exclusiveMinimum=0, maximum=MAX_KG)
+    )
     """For an item sold by weight: the scale's stable weight; null for an item sold by the
     piece, and on a lane without a scale (the checkout weighs it)."""
-    revision: int = 1
+    revision: int = field(default=1, metadata=limits(minimum=1, maximum=MAX_REVISION))
     """1 for the scan. While the same item stays on the scale, each new stable weight (a second
     banana added) publishes the scan again: the same `scan_id`, the next revision and the new
     weight. It is not a new scan and is not announced again; only its weight is said. Keep the
     highest revision of each `scan_id`."""
 
-    MAX_REVISION: ClassVar[int] = 1000
-
     def validate(self) -> None:
-        _check_id(self.SCHEMA, "question_id", self.question_id)
-        if not 1 <= self.revision <= self.MAX_REVISION:
-            raise ContractError(f"{self.SCHEMA}: revision must be 1-{self.MAX_REVISION}")
-        if self.weight_kg is not None and (
-            self.unit != Unit.KG or not 0 < self.weight_kg <= Weight.MAX_KG
-        ):
-            raise ContractError(
-                f"{self.SCHEMA}: weight_kg is for an item sold by weight, above 0 and at most "
-                f"{Weight.MAX_KG:g}"
-            )
-        for name in ("scan_id", "label", "display_name", "model", "frame_id"):
-            if len(getattr(self, name)) > 128 or (name != "frame_id" and not getattr(self, name)):
-                raise ContractError(f"{self.SCHEMA}: {name} must be 1-128 characters")
-        if not 0 <= self.confidence <= 1:
-            raise ContractError(f"{self.SCHEMA}: confidence {self.confidence} is not in [0, 1]")
-        if not _STATION.match(self.station):
-            raise ContractError(f"{self.SCHEMA}: station {self.station!r} is not a station id")
+        if self.weight_kg is not None and self.unit != Unit.KG:
+            raise ContractError(f"{self.SCHEMA}: weight_kg is for an item sold by weight")
         try:
             datetime.fromisoformat(self.time)
         except ValueError as exc:
@@ -448,7 +464,7 @@ class Candidate:
     label: str
     display_name: str
     plu: str | None
-    key: int
+    key: int = field(metadata=limits(minimum=1, maximum=3))
     """1, 2 or 3: the first candidate is the likeliest."""
 
 
@@ -462,19 +478,15 @@ class Question(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.question/1"
-    question_id: str
-    station: str
-    candidates: list[Candidate]
+    MAX_CANDIDATES: ClassVar[int] = 3
+    question_id: str = field(metadata=ID)
+    station: str = field(metadata=STATION)
+    candidates: list[Candidate] = field(metadata=limits(minItems=1, maxItems=MAX_CANDIDATES))
     expires_at: str
     """When the lane stops waiting for an answer."""
     time: str = field(default_factory=now_rfc3339)
 
-    MAX_CANDIDATES: ClassVar[int] = 3
-
     def validate(self) -> None:
-        _check_id(self.SCHEMA, "question_id", self.question_id)
-        if not 1 <= len(self.candidates) <= self.MAX_CANDIDATES:
-            raise ContractError(f"{self.SCHEMA}: 1-{self.MAX_CANDIDATES} candidates")
         if [c.key for c in self.candidates] != list(range(1, len(self.candidates) + 1)):
             raise ContractError(f"{self.SCHEMA}: candidates' keys must be 1, 2, 3 in order")
         if len({c.label for c in self.candidates}) != len(self.candidates):
@@ -493,19 +505,13 @@ class Answer(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.answer/1"
-    question_id: str
+    question_id: str = field(metadata=ID)
     station: str
-    choice: str | None
+    choice: str | None = field(metadata=ID)
     """One of the offered labels, or null for "none of these"."""
-    source: str
+    source: str = field(metadata=limits(minLength=1, maxLength=64))
     """Who answered: `keypad`, `checkout`, `homeassistant`, or a name of your own."""
     time: str = field(default_factory=now_rfc3339)
-
-    def validate(self) -> None:
-        _check_id(self.SCHEMA, "question_id", self.question_id)
-        _check_id(self.SCHEMA, "choice", self.choice)
-        if not 1 <= len(self.source) <= 64:
-            raise ContractError(f"{self.SCHEMA}: source must be 1-64 characters")
 
 
 class WeightStatus(StrEnum):
@@ -530,8 +536,10 @@ class Weight(Payload):
     status, and at most every `MOTION_EVERY_S` while the weight moves."""
 
     SCHEMA: ClassVar[str] = "scantalk.weight/1"
-    station: str
-    weight_kg: float | None
+    MAX_KG: ClassVar[float] = MAX_KG
+    MOTION_EVERY_S: ClassVar[float] = 0.25
+    station: str = field(metadata=STATION)
+    weight_kg: float | None = field(metadata=limits(minimum=-MAX_KG, maximum=MAX_KG))
     """Kilograms on the scale (in motion: the moving reading); null when the scale gives none
     (over capacity, no scale)."""
     stable: bool
@@ -539,17 +547,9 @@ class Weight(Payload):
     status: WeightStatus
     time: str = field(default_factory=now_rfc3339)
 
-    MAX_KG: ClassVar[float] = 1000.0
-    """Beyond any checkout scale: a bigger number is not a weight."""
-    MOTION_EVERY_S: ClassVar[float] = 0.25
-
     def validate(self) -> None:
-        if self.weight_kg is not None and not -self.MAX_KG <= self.weight_kg <= self.MAX_KG:
-            raise ContractError(f"{self.SCHEMA}: weight_kg {self.weight_kg} is not a weight")
         if self.stable and self.status is not WeightStatus.OK:
             raise ContractError(f"{self.SCHEMA}: only an ok weight is stable")
-        if not _STATION.match(self.station):
-            raise ContractError(f"{self.SCHEMA}: station {self.station!r} is not a station id")
         _check_time(self.SCHEMA, "time", self.time)
 
 
@@ -582,8 +582,10 @@ class SayRequest(Payload):
     """Something to say out loud (`…/voice/say`, QoS 1)."""
 
     SCHEMA: ClassVar[str] = "scantalk.say/1"
+    MAX_TEXT: ClassVar[int] = 200
+    """An announcement is a product name or a short prompt, not an essay."""
     station: str
-    text: str
+    text: str = field(metadata=limits("words", minLength=1, maxLength=MAX_TEXT, pattern=r"\S"))
     language: str
     """BCP 47 language tag, e.g. `en` or `de`."""
     scan_id: str | None = None
@@ -591,8 +593,6 @@ class SayRequest(Payload):
     kind: SayKind = SayKind.ITEM
     time: str = field(default_factory=now_rfc3339)
 
-    MAX_TEXT: ClassVar[int] = 200
-    """An announcement is a product name or a short prompt, not an essay."""
     MAX_AGE_S: ClassVar[int] = 10
     """A request made longer ago than this is about an item long gone: not said."""
     REPEAT_WINDOW_S: ClassVar[int] = 60
@@ -600,8 +600,6 @@ class SayRequest(Payload):
     (its cooldown is at most this)."""
 
     def validate(self) -> None:
-        if not self.text.strip() or len(self.text.strip()) > self.MAX_TEXT:
-            raise ContractError(f"say: text must be 1-{self.MAX_TEXT} characters")
         if self.kind is SayKind.EARCON and self.text not in set(Earcon):
             raise ContractError(f"say: an earcon is one of {', '.join(Earcon)}")
         # Its age decides whether it is still worth saying: it must be a real UTC time.

@@ -79,39 +79,6 @@ _SIMPLE: dict[Any, Schema] = {
     dict: {"type": "object"},
 }
 
-_ID = {"minLength": 1, "maxLength": 128}
-LIMITS: dict[type, dict[str, Schema]] = {
-    Scan: {
-        "scan_id": _ID,
-        "label": _ID,
-        "display_name": _ID,
-        "model": _ID,
-        "frame_id": {"maxLength": 128},
-        "confidence": {"minimum": 0, "maximum": 1},
-        "station": {"pattern": STATION_PATTERN},
-        "question_id": _ID,
-        "revision": {"minimum": 1, "maximum": Scan.MAX_REVISION},
-        "weight_kg": {"exclusiveMinimum": 0, "maximum": Weight.MAX_KG},
-    },
-    Question: {
-        "question_id": _ID,
-        "station": {"pattern": STATION_PATTERN},
-        "candidates": {"minItems": 1, "maxItems": Question.MAX_CANDIDATES},
-    },
-    Candidate: {"key": {"minimum": 1, "maximum": Question.MAX_CANDIDATES}},
-    Answer: {"question_id": _ID, "choice": _ID, "source": {"minLength": 1, "maxLength": 64}},
-    Weight: {
-        "station": {"pattern": STATION_PATTERN},
-        "weight_kg": {"minimum": -Weight.MAX_KG, "maximum": Weight.MAX_KG},
-    },
-    # Checked once stripped of surrounding white space: not blank, and short.
-    SayRequest: {"text": {"minLength": 1, "maxLength": SayRequest.MAX_TEXT, "pattern": r"\S"}},
-    ClassifierConfig: {
-        "settle_frames": {"minimum": 1, "maximum": ClassifierConfig.MAX_SETTLE_FRAMES}
-    },
-}
-"""What each payload's `validate()` adds to its types, as JSON Schema keywords."""
-
 
 def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -219,7 +186,7 @@ def object_schema(
     required = []
     for f in dataclasses.fields(cls):
         key = (wire or {}).get(f.name, f.name)
-        prop = {**value_schema(hints[f.name], schemas), **LIMITS.get(cls, {}).get(f.name, {})}
+        prop = {**value_schema(hints[f.name], schemas), **f.metadata.get("limits", {})}
         if is_time(f.name):
             prop["format"] = "date-time"
         properties[key] = _with_doc(prop, _field_doc(f.name, hints[f.name], docs))
