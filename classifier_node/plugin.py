@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from classifier_node.settings import ClassifierSettings
 from scantalk.catalog import UNITS
-from scantalk.contract import NodeName, TaughtAction, Unit
+from scantalk.contract import PLU_PATTERN, NodeName, TaughtAction, Unit
 from scantalk.phrases import PHRASES, base_language
 from scantalk.registry import Command, NodeSpec
 
@@ -21,6 +22,12 @@ if TYPE_CHECKING:  # onnxruntime loads only when a command runs
 
 CAMERA_SHOT_EVERY_S = 0.7
 """Between photos taken from the camera: time to turn the item."""
+
+
+def _plu(text: str) -> str:
+    if not re.fullmatch(PLU_PATTERN.strip("^$"), text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a price look-up code (4 or 5 digits)")
+    return text
 
 
 def run(settings: ClassifierSettings) -> None:
@@ -103,7 +110,7 @@ def _teach_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for language in sorted(PHRASES):
         parser.add_argument(f"--name-{language}", metavar="NAME", help=f"the name in {language}")
-    parser.add_argument("--plu", help="price look-up code, e.g. 4131")
+    parser.add_argument("--plu", type=_plu, help="price look-up code (4 or 5 digits), e.g. 4131")
     parser.add_argument(
         "--unit", choices=UNITS, default="each", help="how it is sold: each, or kg (by weight)"
     )

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scantalk.contract import Unit
+from scantalk.contract import PLU_PATTERN, Unit
 from scantalk.phrases import base_language
 
 NOTHING_LABELS = frozenset({"negative"})
@@ -87,9 +87,13 @@ class Catalog:
             if unit not in UNITS:
                 units = ", ".join(UNITS)
                 raise ValueError(f"{path}: {label!r} has unit {unit!r}, not one of {units}")
+            plu = (row.get("plu") or "").strip() or None
+            if plu and not re.fullmatch(PLU_PATTERN.strip("^$"), plu):
+                # Every scan of it would break the contract: the bridge would refuse them all.
+                raise ValueError(f"{path}: {label!r} has PLU {plu!r}, not 4 or 5 digits")
             products[label] = Product(
                 label=label,
-                plu=(row.get("plu") or "").strip() or None,
+                plu=plu,
                 announce=announce not in (EMPTY, *NO),
                 empty=announce == EMPTY,
                 unit=Unit(unit),

@@ -180,6 +180,8 @@ def limits(means: str | None = None, **keywords: Any) -> dict[str, Any]:
 ID = limits(minLength=1, maxLength=128)
 """An id or a name: short, not empty."""
 STATION = limits("a station id", pattern=STATION_PATTERN)
+PLU_PATTERN = r"^[0-9]{4,5}$"
+PLU = limits("an IFPS price look-up code (4 or 5 digits)", pattern=PLU_PATTERN)
 
 
 def _check_limits(value: Any, f: dataclasses.Field, where: str) -> None:
@@ -411,7 +413,7 @@ class Scan(Payload):
     label: str = field(metadata=ID)
     display_name: str = field(metadata=ID)
     """Name for people, from the catalog."""
-    plu: str | None
+    plu: str | None = field(metadata=PLU)
     """Price look-up code where the catalog has one."""
     confidence: float = field(metadata=limits(minimum=0, maximum=1))
     model: str = field(metadata=ID)
@@ -438,10 +440,7 @@ class Scan(Payload):
     def validate(self) -> None:
         if self.weight_kg is not None and self.unit != Unit.KG:
             raise ContractError(f"{self.SCHEMA}: weight_kg is for an item sold by weight")
-        try:
-            datetime.fromisoformat(self.time)
-        except ValueError as exc:
-            raise ContractError(f"{self.SCHEMA}: time {self.time!r} is not RFC 3339") from exc
+        _check_time(self.SCHEMA, "time", self.time)  # its record's `scannedAt`
 
     @classmethod
     def id_of(cls, data: bytes) -> str:
@@ -463,7 +462,7 @@ class Candidate:
 
     label: str
     display_name: str
-    plu: str | None
+    plu: str | None = field(metadata=PLU)
     key: int = field(metadata=limits(minimum=1, maximum=3))
     """1, 2 or 3: the first candidate is the likeliest."""
 
@@ -711,9 +710,16 @@ class SnapshotInfo(UserProperties):
     frame_id: str = ""
 
 
-def _camel(name: str) -> str:
+def camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+class RecordType(StrEnum):
+    """What an inventory record records."""
+
+    SCAN = "scan"
+    """An item scanned at a lane."""
 
 
 @dataclass(frozen=True)
@@ -721,31 +727,45 @@ class InventoryRecord(Payload):
     """One scan as an inventory record: the body the bridge sends to IoT Hub (camelCase keys)."""
 
     SCHEMA: ClassVar[str] = "scantalk.inventory-record/1"
-    scan_id: str
-    """Also the IoT Hub message id, so the hub side can drop duplicates."""
-    station_id: str
+    NEWER: ClassVar[tuple[str, ...]] = ("decided_by", "question_id", "revision")
+    """Fields that records made before them lack: not required of a record."""
+    scan_id: str = field(metadata=ID)
+    """Unique id of the scan; also the IoT Hub message id, so the hub side can drop a repeated
+    one."""
+    station_id: str = field(metadata=STATION)
+    """The checkout lane."""
     device_id: str
-    item: str
-    """The model label."""
+    """The IoT Hub device (or host name when local)."""
+    item: str = field(metadata=ID)
+    """The model's label."""
     display_name: str
-    plu: str | None
-    confidence: float
+    """The item's name for people, from the catalog."""
+    plu: str | None = field(metadata=PLU)
+    """IFPS price look-up code, where the catalog has one."""
+    confidence: float = field(metadata=limits(minimum=0, maximum=1))
     scanned_at: str
     model: str
+    """The model directory's name."""
     store_id: str | None = None
+    """The store (SCANTALK_STORE), if set."""
     sku: str | None = None
     """The retailer's own article number, where it has one."""
-    quantity: float | None = 1
+    quantity: float | None = field(default=1, metadata=limits(exclusiveMinimum=0))
     """Pieces (1) of an item sold `each`; kilograms of one sold by weight, or null when it was
     not weighed (no scale, or no stable weight): the checkout must weigh it."""
     unit: Unit = Unit.EACH
-    record_type: str = "scan"
+    record_type: RecordType = RecordType.SCAN
     decided_by: DecidedBy = DecidedBy.LANE
     """`lane` (announced) or `shopper` (chosen, answering `question_id`)."""
-    question_id: str | None = None
-    revision: int = 1
+    question_id: str | None = field(default=None, metadata=ID)
+    revision: int = field(default=1, metadata=limits(minimum=1, maximum=Scan.MAX_REVISION))
     """The scan's revision: a later one (a new weight) replaces an earlier one of its
     `scan_id`."""
+
+    def validate(self) -> None:
+        if self.unit == Unit.EACH and self.quantity != 1:
+            raise ContractError(f"{self.SCHEMA}: an item sold each is 1 piece, not {self.quantity}")
+        _check_time(self.SCHEMA, "scanned_at", self.scanned_at)
 
     @property
     def message_id(self) -> str:
@@ -774,7 +794,7 @@ class InventoryRecord(Payload):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        body = {_camel(k): v for k, v in super().to_dict().items()}
+        body = {camel_case(k): v for k, v in super().to_dict().items()}
         if self.unit == Unit.EACH and self.quantity is not None:
             body["quantity"] = int(self.quantity)  # pieces are counted, not measured
         return body

@@ -4,13 +4,14 @@ AsyncAPI document follow it (the broker's ACL: tests/test_edge_broker.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from scantalk import contract
 from scantalk.channels import CHANNELS, ROOT, channel_of
-from scantalk.commands.asyncapi import document
+from scantalk.commands.asyncapi import document, record_schema
 from scantalk.commands.broker_users import lane_channels
 from scantalk.contract import ContractError, NodeName, Topics
 from scantalk.runtime import Node
@@ -64,3 +65,13 @@ def test_the_asyncapi_operations_carry_the_tables_qos_retain_and_expiry():
             binding = op["bindings"]["mqtt"]
             assert (binding["qos"], binding["retain"]) == (channel.qos, channel.retain)
             assert binding.get("messageExpiryInterval") == channel.expiry_s
+
+
+def test_the_record_schema_is_generated_from_the_record():
+    """The hub side's schema is the record dataclass's, not a third description of it."""
+    path = CHECKOUT / "scantalk" / "schemas" / "inventory-record.json"
+    committed = json.loads(path.read_text())
+    assert committed == record_schema(), (
+        "scantalk/schemas/inventory-record.json is stale: "
+        "scantalk contract --record-schema > scantalk/schemas/inventory-record.json"
+    )

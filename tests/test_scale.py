@@ -261,3 +261,13 @@ def test_a_catalog_with_an_unknown_unit_stops_the_lane_naming_the_row(tmp_path):
     (folder / "catalog.csv").write_text(rows)
     with pytest.raises(SettingError, match=r"SCANTALK_MODEL_DIR.*'banana' has unit 'lb'"):
         ModelFolder.open(folder)
+
+
+def test_a_catalog_with_a_plu_the_contract_refuses_stops_the_lane_naming_the_row(tmp_path):
+    """Every scan of it would be rejected by the bridge: the lane says so at start instead."""
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder)
+    rows = (folder / "catalog.csv").read_text().replace("banana,4011,", "banana,abc,")
+    (folder / "catalog.csv").write_text(rows)
+    with pytest.raises(SettingError, match=r"SCANTALK_MODEL_DIR.*'banana' has PLU 'abc'"):
+        ModelFolder.open(folder)

@@ -50,9 +50,11 @@ from scantalk.contract import (
     Stats,
     TaughtAction,
     TaughtChange,
+    Unit,
     UserProperties,
     Weight,
     WeightStatus,
+    camel_case,
 )
 from scantalk.registry import Command, lane_channels, nodes
 from scantalk.settings import Settings
@@ -473,8 +475,32 @@ def _wire(payload: Payload) -> Any:
 NOT_ON_THE_BROKER = (
     "Not on the lane's broker: the bridge sends this body to Azure IoT Hub (device-to-cloud, "
     "message id = `scanId`) or keeps it in its local store; `scantalk/schemas/inventory-"
-    "record.json` is the stricter schema the hub side may rely on."
+    "record.json` is the stricter schema the hub side may rely on (generated from the same "
+    "dataclass: `scantalk contract --record-schema`)."
 )
+RECORD_SCHEMA_ID = "https://scantalk.example/schemas/inventory-record.json"
+
+
+def record_schema() -> Schema:
+    """The inventory record as the hub side may rely on it: every key the bridge writes (those
+    of `NEWER` fields may be absent from older records), nothing else, and an item sold `each`
+    is one piece (as `InventoryRecord.validate` checks)."""
+    wire = {f.name: camel_case(f.name) for f in dataclasses.fields(InventoryRecord)}
+    body = object_schema(InventoryRecord, {}, wire)
+    required = [wire[f.name] for f in dataclasses.fields(InventoryRecord)
+                if f.name not in InventoryRecord.NEWER]  # fmt: skip
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": RECORD_SCHEMA_ID,
+        "title": "ScanTalk inventory record",
+        "description": f"{class_doc(InventoryRecord)} {NOT_ON_THE_BROKER}",
+        "type": "object",
+        "required": ["schema", *required],
+        "additionalProperties": False,
+        "properties": {"schema": {"const": InventoryRecord.SCHEMA}, **body["properties"]},
+        "if": {"properties": {"unit": {"const": Unit.EACH.value}}},
+        "then": {"properties": {"quantity": {"const": 1}}},
+    }
 
 
 def _json_message(
@@ -707,11 +733,18 @@ def render() -> str:
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    """No options: the contract is the same for every lane."""
-    del parser
+    """The contract is the same for every lane: the document, or the record's schema."""
+    parser.add_argument(
+        "--record-schema",
+        action="store_true",
+        help="print the inventory record's JSON Schema (scantalk/schemas/inventory-record.json)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.record_schema:
+        sys.stdout.write(json.dumps(record_schema(), indent=2, ensure_ascii=False) + "\n")
+        return 0
     sys.stdout.write(render())
     return 0
 
