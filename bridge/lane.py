@@ -55,7 +55,11 @@ class SpeechWatch:
         self._last_asked: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def asked(self, request: SayRequest, at: float) -> None:
+    def asked(self, request: SayRequest, at: float, waited_s: float) -> None:
+        """A request heard at `at`, `waited_s` after it arrived: watched unless the voice
+        rightly does not say it."""
+        if request.unsaid_because(waited_s):
+            return
         text = request.text.strip()
         with self._lock:
             window = SayRequest.REPEAT_WINDOW_S
@@ -117,9 +121,7 @@ class LaneWatch:
         # request for another lane, one dated long ago.
         if message.retain or request.station != self.settings.station:
             return
-        if request.age_s() > SayRequest.MAX_AGE_S:  # the voice rightly drops it
-            return
-        self.speech.asked(request, message.received)
+        self.speech.asked(request, message.received, time.monotonic() - message.received)
 
     def on_spoken(self, message: Message) -> None:
         if self.speech.spoken(Spoken.from_json(message.payload)):

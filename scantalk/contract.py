@@ -594,6 +594,12 @@ class SayRequest(Payload):
 
     MAX_AGE_S: ClassVar[int] = 10
     """A request made longer ago than this is about an item long gone: not said."""
+    CLOCK_SKEW_S: ClassVar[int] = 60
+    """A request dated up to this far in the future is taken as made now: the publisher's clock
+    runs ahead of the voice's (another device, NTP not yet synced). Further ahead, the clocks
+    are too far apart to judge its age at all: not said. Behind, no allowance: the age limit
+    itself is the point (an old request must not be said), so a lane's devices must keep their
+    clocks within a few seconds (containers on one host share one clock)."""
     REPEAT_WINDOW_S: ClassVar[int] = 60
     """A voice may skip words it was asked to say within this many seconds of the same words
     (its cooldown is at most this)."""
@@ -607,6 +613,18 @@ class SayRequest(Payload):
     def age_s(self) -> float:
         """Seconds since its own `time`, by this machine's clock (negative: dated ahead)."""
         return (datetime.now(UTC) - datetime.fromisoformat(self.time)).total_seconds()
+
+    def unsaid_because(self, waited_s: float) -> str | None:
+        """Why a voice does not say this request now, `waited_s` after it arrived: `say_future`
+        (dated over `CLOCK_SKEW_S` ahead), `stale` (made, or waiting, over `MAX_AGE_S` ago);
+        None when it is said. The voice decides by it, and the bridge's speech watch expects
+        speech by it."""
+        age = self.age_s()
+        if age < -self.CLOCK_SKEW_S:
+            return "say_future"
+        if max(age, waited_s) > self.MAX_AGE_S:
+            return "stale"
+        return None
 
 
 @dataclass(frozen=True)

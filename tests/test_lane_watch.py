@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bridge.lane import SpeechWatch, midnight_utc
-from scantalk.contract import SayRequest, Spoken
+from scantalk.contract import SayRequest, Spoken, now_rfc3339
 
 
 def ask(watch: SpeechWatch, text: str, at: float, scan_id: str | None = None) -> None:
-    watch.asked(SayRequest("lane-1", text, "en", scan_id=scan_id), at)
+    watch.asked(SayRequest("lane-1", text, "en", scan_id=scan_id), at, waited_s=0)
 
 
 def said(watch: SpeechWatch, text: str, scan_id: str | None = None) -> bool:
@@ -56,3 +56,15 @@ def test_scans_today_start_at_midnight_where_the_store_is():
     assert midnight_utc(ZoneInfo("UTC"), now) == "2026-11-26T00:00:00.000Z"
     summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # daylight saving time
     assert midnight_utc(ZoneInfo("Europe/Berlin"), summer) == "2026-06-30T22:00:00.000Z"
+
+
+def test_a_request_the_voice_rightly_refuses_raises_no_alarm():
+    """Dated two minutes ahead, the voice does not say it (`say_future`: the clocks are too far
+    apart to judge its age); the watch must not call that a failing voice."""
+    watch = SpeechWatch(overdue_s=5)
+    ahead = SayRequest("lane-1", "Banana", "en", scan_id="s-1", time=now_rfc3339(120))
+    watch.asked(ahead, 0, waited_s=0)
+    old = SayRequest("lane-1", "Lemon", "en", scan_id="s-2", time=now_rfc3339(-30))
+    watch.asked(old, 0, waited_s=0)  # stale: not said either
+    assert watch.overdue(100) == 0
+    assert not watch.failing

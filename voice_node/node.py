@@ -14,15 +14,6 @@ from voice_node.playback import Player, Utterance
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
-MAX_AGE_S = SayRequest.MAX_AGE_S
-"""By its own `time`, or waiting here: older requests are not said (`stale`)."""
-CLOCK_SKEW_S = 60
-"""A request dated up to this far in the future is taken as made now: the publisher's clock
-runs ahead of this one's (another device, NTP not yet synced). Further ahead, the clocks are
-too far apart to judge its age at all: not said (`say_future`), and logged, so someone sets
-up NTP. Behind, no allowance: the age limit itself is the point (an old request must not be
-said), so a lane's devices must keep their clocks within a few seconds (containers on one
-host share one clock)."""
 REPEAT_WITHIN_S = 60
 """"Repeat" says the last words only this long after them: later, they are about an earlier
 shopper's item, and the voice says there is nothing to repeat."""
@@ -101,20 +92,18 @@ class Voice:
             self.speak(text, request.language, request.kind, request.scan_id, message.received)
 
     def fresh(self, request: SayRequest, received: float) -> bool:
-        """Whether a request is recent enough to say: made at most `MAX_AGE_S` ago by its own
-        `time` (allowing `CLOCK_SKEW_S` ahead) and by how long it waited here; counted if not."""
-        age = request.age_s()  # its time is a UTC time: `SayRequest.validate` checked it
-        if age < -CLOCK_SKEW_S:
-            self.node.count("say_future")
+        """Whether a request is recent enough to say (`SayRequest.unsaid_because`); counted
+        as `stale` or `say_future` if not, and a clock far ahead is logged, so someone sets up
+        NTP."""
+        reason = request.unsaid_because(time.monotonic() - received)
+        if reason == "say_future":
             self.node.log.warning(
                 "say dated %.0f s ahead of this clock: not said; are the lane's clocks synced?",
-                -age,
+                -request.age_s(),
             )
-            return False
-        if max(age, time.monotonic() - received) > MAX_AGE_S:
-            self.node.count("stale")
-            return False
-        return True
+        if reason:
+            self.node.count(reason)
+        return reason is None
 
     def on_repeat(self, message: Message) -> None:
         """A shopper pressed "repeat": the last item (or "not sure") again, at once, cooldown or
