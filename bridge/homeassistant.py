@@ -29,8 +29,8 @@ QUESTION_EVENT_TYPES = ("asked",)
 NOT_OFFERED = "not-offered"
 """What an answer button for a key the open question has no candidate for sends: a label the
 classifier refuses (`rejected_not_offered`), never "none of these"."""
-THRESHOLD_RANGE = (0.5, 1.0)
-"""The threshold slider's ends: the classifier's own bounds, which it enforces anyway."""
+THRESHOLD_RANGE = ClassifierConfig.live_bounds("threshold")
+"""The threshold slider's ends: what a live change may set, as the contract says."""
 
 Config = dict[str, Any]
 

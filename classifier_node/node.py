@@ -46,19 +46,6 @@ from scantalk.settings import SettingError
 
 TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
 """What `…/classifier/config` may change at run time."""
-LIVE_MINIMUM: dict[str, float] = {
-    # Below half, a label need not hold most of the announced labels' probability: two can
-    # pass at once, and the share no longer says "this one rather than the others".
-    "threshold": 0.5,
-    # One frame of evidence makes a passing hand or one misread frame an announcement, and one
-    # empty frame ends a placement (a flicker announces the same item again).
-    "stable_frames": 2,
-    # At 0 no frame is ever empty: a placement never ends, and a second item of the same kind
-    # is never announced.
-    "empty_below": 0.001,
-}
-"""Floors of a live change (`…/classifier/config`, anyone on the bus, retained across
-restarts), whatever the settings' own bounds: a change below one turns a safety off."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,13 +383,15 @@ class Classifier:
 
 
 def live_value(name: str, value: object) -> Any:
-    """A value for a live change of `name`: within the setting's bounds and `LIVE_MINIMUM`."""
+    """A value for a live change of `name`: within the setting's bounds and the contract's
+    `LIVE_MINIMUM`."""
     parsed = ClassifierSettings.parse_value(name, value)
-    if name in LIVE_MINIMUM and parsed < LIVE_MINIMUM[name]:
+    floor = ClassifierConfig.LIVE_MINIMUM.get(name)
+    if floor is not None and parsed < floor:
         raise SettingError(
             ClassifierSettings.env_name(name),
             value,
-            f"at least {LIVE_MINIMUM[name]} in a live change (less turns a safety off)",
+            f"at least {floor} in a live change (less turns a safety off)",
         )
     return parsed
 

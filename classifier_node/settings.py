@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from scantalk.contract import ClassifierConfig
 from scantalk.settings import NON_EMPTY, YES_NO, Number, Settings, setting
 
 if TYPE_CHECKING:
@@ -34,19 +35,28 @@ class InputHints:
 
 @dataclass(frozen=True)
 class ClassifierSettings(Settings):
+    # Their ranges are the contract's (ClassifierConfig), which the live changes, the state and
+    # the schema share.
     threshold: float = setting(
-        0.8, Number(float, 0.5, 1), "share among the model's announced labels a scan needs"
-    )
+        0.8, Number(float, *ClassifierConfig.bounds("threshold")),
+        "share among the model's announced labels a scan needs",
+    )  # fmt: skip
     presence: float = setting(
-        0.6, Number(float, 0.01, 1), "presence of known produce a built-in label's scan needs"
-    )
+        0.6, Number(float, *ClassifierConfig.bounds("presence")),
+        "presence of known produce a built-in label's scan needs",
+    )  # fmt: skip
     similarity: float = setting(
-        0.55, Number(float, 0.3, 1), "similarity to a taught item's photos a scan needs"
-    )
-    stable_frames: int = setting(2, Number(int, 1, 100), "frames of evidence before a scan")
+        0.55, Number(float, *ClassifierConfig.bounds("similarity")),
+        "similarity to a taught item's photos a scan needs",
+    )  # fmt: skip
+    stable_frames: int = setting(
+        2, Number(int, *map(int, ClassifierConfig.bounds("stable_frames"))),
+        "frames of evidence before a scan",
+    )  # fmt: skip
     empty_below: float = setting(
-        0.03, Number(float, 0.001, 1), "presence of known produce below which nothing is there"
-    )
+        0.03, Number(float, *ClassifierConfig.bounds("empty_below")),
+        "presence of known produce below which nothing is there",
+    )  # fmt: skip
     inference_threads: int = setting(2, Number(int, 1, 64), "onnxruntime threads")
     frame_max_bytes: int = setting(
         FRAME_MAX_BYTES,

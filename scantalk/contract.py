@@ -337,15 +337,28 @@ class ClassifierConfig(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.classifier-config/1"
-    threshold: float | None = None
+    LIVE_MINIMUM: ClassVar[dict[str, float]] = {
+        # Below half, a label need not hold most of the announced labels' probability: two can
+        # pass at once, and the share no longer says "this one rather than the others".
+        "threshold": 0.5,
+        # One frame of evidence makes a passing hand or one misread frame an announcement, and
+        # one empty frame ends a placement (a flicker announces the same item again).
+        "stable_frames": 2,
+        # At 0 no frame is ever empty: a placement never ends, and a second item of the same
+        # kind is never announced.
+        "empty_below": 0.001,
+    }
+    """Floors of a live change (anyone on the bus may send one, retained across restarts),
+    above a setting's range where the range would let a change turn a safety off."""
+    threshold: float | None = field(default=None, metadata=limits(minimum=0.5, maximum=1))
     """Share among the model's announced labels a built-in label needs."""
-    presence: float | None = None
+    presence: float | None = field(default=None, metadata=limits(minimum=0.01, maximum=1))
     """Total probability of the model's announced labels a built-in label's scan needs."""
-    similarity: float | None = None
+    similarity: float | None = field(default=None, metadata=limits(minimum=0.3, maximum=1))
     """Cosine similarity to a taught item's closest prototype it needs."""
-    stable_frames: int | None = None
+    stable_frames: int | None = field(default=None, metadata=limits(minimum=1, maximum=100))
     """Frames of evidence before a scan, and empty frames that end a placement."""
-    empty_below: float | None = None
+    empty_below: float | None = field(default=None, metadata=limits(minimum=0.001, maximum=1))
     """Presence below which a frame shows nothing."""
     language: str | None = None
     """Language of announcements (BCP 47: `en`, `de`): names and phrases from then on."""
@@ -358,6 +371,19 @@ class ClassifierConfig(Payload):
     """State only: frames the decision needs of one placement; the camera sends that many after
     each change of scene. Ignored in a change."""
     error: str | None = None
+
+    @classmethod
+    def bounds(cls, name: str) -> tuple[float, float]:
+        """A decision setting's range: what the classifier's settings accept, its state shows
+        and the schema says."""
+        (keywords,) = (f.metadata["limits"] for f in dataclasses.fields(cls) if f.name == name)
+        return keywords["minimum"], keywords["maximum"]
+
+    @classmethod
+    def live_bounds(cls, name: str) -> tuple[float, float]:
+        """The range of a live change: the setting's, raised to its `LIVE_MINIMUM`."""
+        low, high = cls.bounds(name)
+        return max(low, cls.LIVE_MINIMUM.get(name, low)), high
 
 
 class TaughtAction(StrEnum):

@@ -65,8 +65,8 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
 
     for bad, says in [
         ({"threshold": "abc", "stable_frames": 3}, "threshold: expected float, got 'abc'"),
-        ({"threshold": 1.5, "stable_frames": 3}, "SCANTALK_THRESHOLD=1.5"),
-        ({"similarity": 0.1}, "SCANTALK_SIMILARITY=0.1"),
+        ({"threshold": 1.5, "stable_frames": 3}, "threshold 1.5 is not in [0.5, 1]"),
+        ({"similarity": 0.1}, "similarity 0.1 is not in [0.3, 1]"),
         ({"language": "xx", "threshold": 0.9}, "language 'xx': phrases exist for en, de"),
     ]:
         bad_config = json.dumps({"schema": "scantalk.classifier-config/1", **bad}).encode()
