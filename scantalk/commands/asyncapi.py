@@ -191,6 +191,8 @@ def object_schema(
         prop = {**value_schema(hints[f.name], schemas), **f.metadata.get("limits", {})}
         if is_time(f.name):
             prop["format"] = "date-time"
+        if f.default is not dataclasses.MISSING:  # what a payload without the field means
+            prop["default"] = f.default.value if isinstance(f.default, enum.Enum) else f.default
         properties[key] = _with_doc(prop, _field_doc(f.name, hints[f.name], docs))
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             required.append(key)
