@@ -99,7 +99,9 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_memory(
     assert "13000x13000" in measured["refused"], measured
     assert "SCANTALK_FRAME_MAX_SIDE=4096" in measured["refused"]
     assert measured["peak_mb"] - measured["baseline_mb"] < HEADROOM_MB, measured
-    assert measured["s"] < 1, measured
+    # Refused from its header: far under the minutes a 13000x13000 decode would take on a small
+    # device (a generous bound every CPU meets; bench/ measures time).
+    assert measured["s"] < 10, measured
 
 
 def test_the_side_limit_is_a_setting_and_a_frame_within_it_decodes(banana: bytes):
@@ -120,7 +122,7 @@ def test_an_oversized_payload_is_refused_before_decoding(banana: bytes):
     started = time.perf_counter()
     with pytest.raises(ContractError, match=rf"SCANTALK_FRAME_MAX_BYTES={FRAME_MAX_BYTES}"):
         model.decode(padded)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # by its size alone: generous on any CPU
     assert model.decode(padded[:FRAME_MAX_BYTES]).shape[2] == 3  # at the limit: accepted
     small = Model(DEFAULT_MODEL_DIR, max_bytes=len(banana) - 1)
     with pytest.raises(ContractError, match="SCANTALK_FRAME_MAX_BYTES"):
