@@ -14,6 +14,8 @@ drift is absorbed within seconds; an item left lying still becomes background to
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -55,6 +57,7 @@ class Gate:
         self._background: np.ndarray | None = None
         self._settle = 0
         self._last_publish = float("-inf")
+        self._lock = threading.Lock()
 
     def _small(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
@@ -72,14 +75,29 @@ class Gate:
     def wake(self) -> None:
         """Something changed that the camera may not see (the scale's weight): send the next
         `settle_frames` frames."""
-        self._settle = self.settings.settle_frames or 0
+        with self._lock:
+            self._settle = self.settings.settle_frames or 0
+
+    def settle_on(self, frames: int) -> None:
+        """The classifier needs `frames` of a scene; the scene in view gets them too if none
+        was counted before (every frame went out until now)."""
+        with self._lock:
+            unknown = self.settings.settle_frames is None
+            self.settings = dataclasses.replace(self.settings, settle_frames=frames)
+            if unknown:
+                self._settle = frames
 
     def check(self, bgr: np.ndarray, now: float) -> Verdict:
-        s = self.settings
         small = self._small(bgr)
+        with self._lock:  # the network thread changes what is owed (`wake`, `settle_on`)
+            return self._check(small, now)
+
+    def _check(self, small: np.ndarray, now: float) -> Verdict:
+        s = self.settings
         if self._last_sent is None:  # the first frame is news: send it, settled
             self._last_sent, self._background = small, small.copy()
-            self._last_publish, self._settle = now, s.settle_frames or 0
+            self._last_publish = now
+            self._settle = max(self._settle, s.settle_frames or 0)
             return Verdict(True, 1.0, 0.0)
         motion = self._changed(small, self._last_sent)
         assert self._background is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 
@@ -144,12 +143,9 @@ class Camera:
         if not message.payload:
             return  # the retained state was cleared
         settle = ClassifierConfig.from_json(message.payload).settle_frames
-        before = self.gate.settings.settle_frames
-        if settle and settle != before:
-            self.gate.settings = dataclasses.replace(self.gate.settings, settle_frames=settle)
+        if settle and settle != self.gate.settings.settle_frames:
+            self.gate.settle_on(settle)
             self.node.log.info("classifier needs %d frames of a scene: settle frames now", settle)
-            if before is None:  # the scene in view now has not been settled on yet
-                self.gate.wake()
 
 
 def main(settings: CameraSettings) -> None:

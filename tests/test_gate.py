@@ -97,3 +97,12 @@ def test_until_the_classifier_says_what_it_needs_every_frame_goes_out():
     still = footage()[0][1]
     gate = Gate(GateSettings())
     assert all(gate.check(still, now=i / FPS).publish for i in range(30))
+
+
+def test_the_scene_in_view_is_settled_once_the_classifier_says_what_it_needs():
+    still = footage()[0][1]
+    gate = Gate(GateSettings(heartbeat_s=1000))
+    assert gate.check(still, now=0).publish  # before the classifier has said: sent
+    gate.settle_on(3)
+    sent = [gate.check(still, now=i / FPS).publish for i in range(1, 8)]
+    assert sent == [True, True, True, False, False, False, False]
