@@ -19,6 +19,8 @@ from dataclasses import dataclass
 ROOT = "scantalk"
 FRAME_EXPIRY_S = 2
 """Frames older than this are useless to the classifier; the broker drops them."""
+WEIGHT_MOTION_EVERY_S = 0.25
+"""While the weight moves, the scale node publishes at most one reading this often."""
 EACH_NODE = "{node}"
 """A publisher or reader that stands for every node, each on its own topic."""
 OUTSIDE = {
@@ -188,9 +190,10 @@ ANSWER = Channel(
 WEIGHT = Channel(
     "scaleWeight", _lane("scale/weight"), "Weight", "Scale weight",
     "What the produce scale weighs now, retained, so a late subscriber knows the current "
-    "state: on each change of a stable weight or of the status, and at most every 0.25 s while "
-    "the weight moves. `no_scale` when the scale is unplugged, silent or garbled past "
-    "`SCANTALK_SCALE_DEADLINE`, or its node stopped. Only where a scale is configured.",
+    "state: on each change of a stable weight or of the status, and at most every "
+    f"{WEIGHT_MOTION_EVERY_S:g} s while the weight moves. `no_scale` when the scale is "
+    "unplugged, silent or garbled past `SCANTALK_SCALE_DEADLINE`, or its node stopped. Only "
+    "where a scale is configured.",
     qos=1, retain=True,
     publishers=_uses(("scale", "The scale node, from the serial scale.")),
     readers=_uses(

@@ -562,7 +562,7 @@ class Weight(Payload):
 
     SCHEMA: ClassVar[str] = "scantalk.weight/1"
     MAX_KG: ClassVar[float] = MAX_KG
-    MOTION_EVERY_S: ClassVar[float] = 0.25
+    MOTION_EVERY_S: ClassVar[float] = ch.WEIGHT_MOTION_EVERY_S
     station: str = field(metadata=STATION)
     weight_kg: float | None = field(metadata=limits(minimum=-MAX_KG, maximum=MAX_KG))
     """Kilograms on the scale (in motion: the moving reading); null when the scale gives none
