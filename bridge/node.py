@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 
-from bridge import homeassistant
 from bridge.destinations import Destination, open_destination
 from bridge.lane import LaneWatch
 from bridge.outbox import Outbox
+from bridge.plugin import NODE
 from bridge.settings import BridgeSettings
 from scantalk.contract import (
     AckStatus,
@@ -123,7 +123,8 @@ class Bridge:
 
 
 def main(settings: BridgeSettings) -> None:
-    node = Node(NodeName.BRIDGE, settings, persistent_session=True, channels=homeassistant.CHANNELS)
+    # Its own channels as its NodeSpec declares them to the registry (Home Assistant's).
+    node = Node(NodeName.BRIDGE, settings, persistent_session=True, channels=NODE.channels)
     bridge = Bridge(node, settings)
     try:
         node.run()
