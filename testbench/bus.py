@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from scantalk.connection import mqtt_client
-from scantalk.contract import ONLINE, NodeName, Topics
+from scantalk.contract import ONLINE, FrameInfo, NodeName, Topics
 from scantalk.settings import Settings
 
 
@@ -104,6 +104,12 @@ class Bus:
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
+
+    def send_frame(self, data: bytes, frame_id: str, station: str = "lane-1") -> None:
+        """A frame as the camera sends it: QoS 0, its id in the MQTT v5 user properties."""
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
+        self.client.publish(Topics(station).frame, data, qos=0, properties=properties)
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from scantalk.scene import BACKGROUND, FRAME_SIZE, TUXPAINT_FOOD
+from scantalk.scene import BACKGROUND, FRAME_SIZE, TUXPAINT_FOOD, empty_scene, photo_frame
 
 # (phase, frames): the item enters, rests, leaves; the counter is empty before and after.
 PHASES = [("empty", 20), ("entering", 16), ("resting", 30), ("leaving", 16), ("empty", 30)]
@@ -50,3 +50,10 @@ def write_video(path: Path, frames: list[tuple[str, np.ndarray]], fps: int = 15)
         writer.write(frame)
     writer.release()
     return path
+
+
+def photo_jpeg(photo: str | None) -> bytes:
+    """A frame of the camera's demo scene as JPEG: a tuxpaint photo (`fruit/banana.png`) on the
+    counter, or the empty counter for None."""
+    rgb = empty_scene() if photo is None else photo_frame(TUXPAINT_FOOD / photo)
+    return cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes()

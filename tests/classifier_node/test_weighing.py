@@ -9,10 +9,10 @@ import pytest
 from scantalk.contract import ONLINE, NodeName, Topics, Weight, WeightStatus
 from scantalk.scene import empty_scene
 from testbench.bus import Bus, wait_online
-from tests.test_classifier_node import jpeg, send_frame
+from testbench.scenes import photo_jpeg
 
 T = Topics("lane-1")
-BANANA = jpeg("fruit/banana.png")
+BANANA = photo_jpeg("fruit/banana.png")
 
 
 def weigh(bus: Bus, kg: float, status: WeightStatus = WeightStatus.OK) -> None:
@@ -24,7 +24,7 @@ def weigh(bus: Bus, kg: float, status: WeightStatus = WeightStatus.OK) -> None:
 def show(bus: Bus, frame: bytes, count: int, name: str) -> None:
     """`count` frames, each classified before the next is sent."""
     for i in range(count):
-        send_frame(bus, frame, f"{name}-{i}")
+        bus.send_frame(frame, f"{name}-{i}")
         bus.wait_for(T.prediction, lambda h, i=i: h.json()["frame_id"] == f"{name}-{i}")
 
 

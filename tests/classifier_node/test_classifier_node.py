@@ -6,35 +6,22 @@ import json
 import urllib.request
 import uuid
 
-import cv2
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from scantalk.commands.broker import free_port, port_open
-from scantalk.contract import ClassifierConfig, FrameInfo
-from scantalk.scene import TUXPAINT_FOOD, photo_frame
+from scantalk.contract import ClassifierConfig
 from testbench.bus import wait_online
+from testbench.scenes import photo_jpeg
 
 FRAME = "scantalk/lane-1/camera/frame"
-
-
-def jpeg(photo: str) -> bytes:
-    return cv2.imencode(".jpg", photo_frame(TUXPAINT_FOOD / photo)[:, :, ::-1])[1].tobytes()
-
-
-def send_frame(bus, data: bytes, frame_id: str) -> None:
-    properties = Properties(PacketTypes.PUBLISH)
-    properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
-    bus.client.publish(FRAME, data, qos=0, properties=properties)
 
 
 def test_a_burst_of_frames_is_conflated_to_the_newest(bus, node_env, start_node):
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
-    banana = jpeg("fruit/banana.png")
+    banana = photo_jpeg("fruit/banana.png")
     for i in range(40):
-        send_frame(bus, banana, f"burst-{i}")
+        bus.send_frame(banana, f"burst-{i}")
     bus.wait_for(
         "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "burst-39"
     )
@@ -54,9 +41,9 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
 
     bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=1.0).to_json())
     bus.wait_for(state, lambda h: h.json()["threshold"] == 1.0 and h.json()["error"] is None)
-    banana = jpeg("fruit/banana.png")  # a clear banana, but never a share of exactly 1
+    banana = photo_jpeg("fruit/banana.png")  # a clear banana, but never a share of exactly 1
     for i in range(8):
-        send_frame(bus, banana, f"high-{i}")
+        bus.send_frame(banana, f"high-{i}")
         bus.wait_for(
             "scantalk/lane-1/classifier/prediction",
             lambda h, i=i: h.json()["frame_id"] == f"high-{i}",
@@ -78,7 +65,7 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
     bus.publish("scantalk/lane-1/classifier/config", change.to_json())
     bus.wait_for(state, lambda h: h.json()["threshold"] == 0.85 and h.json()["language"] == "de")
     for i in range(3):
-        send_frame(bus, banana, f"low-{i}")
+        bus.send_frame(banana, f"low-{i}")
         bus.wait_for(
             "scantalk/lane-1/classifier/prediction",
             lambda h, i=i: h.json()["frame_id"] == f"low-{i}",
@@ -98,9 +85,9 @@ def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, star
 def test_a_hand_or_a_thing_that_is_not_produce_never_scans(bus, node_env, start_node, photo):
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
-    data = jpeg(photo)
+    data = photo_jpeg(photo)
     for i in range(6):
-        send_frame(bus, data, f"f{i}")
+        bus.send_frame(data, f"f{i}")
         (prediction,) = bus.wait_for(
             "scantalk/lane-1/classifier/prediction", lambda h, i=i: h.json()["frame_id"] == f"f{i}"
         )
@@ -114,7 +101,7 @@ def test_image_api_answers_like_custom_vision(bus, node_env, start_node):
     start_node("classifier", node_env, SCANTALK_HTTP_PORT=str(port))
     wait_online(bus, "classifier")
     assert port_open("127.0.0.1", port)
-    banana = jpeg("fruit/banana.png")
+    banana = photo_jpeg("fruit/banana.png")
 
     raw = urllib.request.Request(
         f"http://127.0.0.1:{port}/image", data=banana,

@@ -1,6 +1,6 @@
 """The channel table is the one owner of each topic's QoS, retain flag, expiry, publishers
 and readers: the nodes' publishes and subscriptions, the README's topic table and the
-AsyncAPI document follow it (the broker's ACL: tests/test_edge_broker.py)."""
+AsyncAPI document follow it (the broker's ACL: tests/deployment/test_edge_broker.py)."""
 
 from __future__ import annotations
 

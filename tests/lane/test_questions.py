@@ -14,24 +14,16 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-import cv2
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from scantalk.contract import Answer, FrameInfo, Topics
+from scantalk.contract import Answer, Topics
 from scantalk.phrases import question, render
-from scantalk.scene import TUXPAINT_FOOD, empty_scene, photo_frame
 from testbench.bus import Bus, Heard, wait_online
+from testbench.scenes import photo_jpeg
 
 T = Topics("lane-1")
 BANANA, LEMON = "fruit/banana.png", "fruit/lemon.png"
 ASKING = {"SCANTALK_THRESHOLD": "1.0", "SCANTALK_SAY_STARTUP": "no"}
-
-
-def jpeg(photo: str | None) -> bytes:
-    rgb = empty_scene() if photo is None else photo_frame(TUXPAINT_FOOD / photo)
-    return cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes()
 
 
 class Camera:
@@ -41,12 +33,10 @@ class Camera:
         self.bus, self.sent = bus, 0
 
     def show(self, photo: str | None, frames: int = 1) -> None:
-        data = jpeg(photo)
+        data = photo_jpeg(photo)
         for _ in range(frames):
             frame_id = f"f-{self.sent}"
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
-            self.bus.client.publish(T.frame, data, qos=0, properties=properties)
+            self.bus.send_frame(data, frame_id)
             self.bus.wait_for(T.prediction, lambda h, f=frame_id: h.json()["frame_id"] == f)
             self.sent += 1
 

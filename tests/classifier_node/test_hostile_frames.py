@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -21,9 +20,9 @@ from camera_node.snapshots import Snapshots
 from classifier_node.model import Model
 from classifier_node.settings import FRAME_MAX_BYTES, ClassifierSettings
 from scantalk.contract import OFFLINE, ContractError, FrameInfo
-from scantalk.scene import TUXPAINT_FOOD, photo_frame
 from scantalk.settings import DEFAULT_MODEL_DIR, SettingError
 from testbench.bus import wait_online
+from testbench.scenes import photo_jpeg
 
 FRAME = "scantalk/lane-1/camera/frame"
 BOMB_SIDE = 13_000
@@ -42,9 +41,7 @@ def bomb() -> bytes:
 
 @pytest.fixture(scope="module")
 def banana() -> bytes:
-    return cv2.imencode(".jpg", photo_frame(TUXPAINT_FOOD / "fruit/banana.png")[:, :, ::-1])[
-        1
-    ].tobytes()
+    return photo_jpeg("fruit/banana.png")
 
 
 def vm_hwm_mb(pid: int | str = "self") -> float:
@@ -92,7 +89,7 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_memory(
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout)

@@ -31,7 +31,7 @@ from scantalk.processes import stop_process
 from testbench.bus import Bus, Heard, wait_online
 from testbench.environ import clean_environ
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "asyncapi.yaml"
 VALIDATOR = ROOT / "node_modules" / ".bin" / "asyncapi"
 REGENERATE = "docs/asyncapi.yaml is stale: .venv/bin/scantalk contract > docs/asyncapi.yaml"
