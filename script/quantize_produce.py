@@ -13,7 +13,8 @@ The scheme here keeps the integer maths exact on every ISA: dense convolutions a
 (widened to int16 before `vpmaddwd`, summed in int32), depthwise ones keep s8 weights and run in
 MLAS's depthwise kernel, which sums in int32 (both checked exact on this machine at the
 extremes, 255*255 and 255*127). What remains between CPUs is at most a rounding step of the float
-requantisation, and the difference to fp32 is quantisation error alone (`tests/classifier_node/test_int8.py`).
+requantisation, and the difference to fp32 is quantisation error alone
+(`tests/classifier_node/test_int8.py`).
 Measured against fp32 on 76 frames (lite0), top-1 agreement: this scheme 93.4 %; QDQ u8s8 with
 `reduce_range` 84.2 %; QDQ u8u8 89.5 % but 5-20x slower (u8 depthwise weights fall to a slow
 kernel); the old full-range u8s8, which saturates here, 69.7 %.

@@ -59,8 +59,8 @@ CAMERA, CLASSIFIER, VOICE, BRIDGE = (
     NodeName.CAMERA, NodeName.CLASSIFIER, NodeName.VOICE, NodeName.BRIDGE
 )  # fmt: skip
 NODES = (BRIDGE, VOICE, CLASSIFIER, CAMERA)
-"""The nodes that subscribe; the scale reads only its serial line (tests/scale_node/test_scale.py feeds
-it garbage there)."""
+"""The nodes that subscribe; the scale reads only its serial line
+(tests/scale_node/test_scale.py feeds it garbage there)."""
 HA_STATUS = birth_topic("homeassistant")
 
 SUBSCRIBERS: dict[str, tuple[NodeName, ...]] = {
