@@ -40,7 +40,7 @@ from scantalk.contract import (
     now_rfc3339,
 )
 from scantalk.latency import Window
-from scantalk.phrases import question, render, spoken_language, weight
+from scantalk.phrases import question, render, weight
 from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
@@ -358,26 +358,26 @@ class Classifier:
                 for name in TUNABLE
                 if getattr(change, name) is not None
             }
-            language = (
-                self.language if change.language is None else spoken_language(change.language)
-            )
+            language = change.language or self.language
         except (ContractError, SettingError) as exc:
             self.node.count("config_rejected")
-            self.publish_config(error=str(exc))
+            request_id = ClassifierConfig.text_of(message.payload, "request_id") or None
+            self.publish_config(error=str(exc), request_id=request_id)
             # Logged and counted in `rejected` and `rejected_config` by the runtime.
             raise Refused(f"config refused, keeping {current}: {exc}", Refused.CONFIG) from exc
         self.decider.thresholds = dataclasses.replace(current, **updates)
         self.language = language
         self.node.log.info("config now %s, language %s", self.decider.thresholds, language)
-        self.publish_config()
+        self.publish_config(request_id=change.request_id)
 
-    def publish_config(self, error: str | None = None) -> None:
+    def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
         thresholds = self.decider.thresholds
         state = ClassifierConfig(
             **dataclasses.asdict(thresholds),
             language=self.language,
             settle_frames=thresholds.settle_frames,
             error=error,
+            request_id=request_id,
         )
         self.node.publish(self.node.topics.classifier_config_state, state)
 

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 ROOT = "scantalk"
 FRAME_EXPIRY_S = 2
 """Frames older than this are useless to the classifier; the broker drops them."""
+BASKET_AGE_S = 120
+"""How old a scan (by its `time`) a checkout may still add to the shopper's basket. An older
+one reached it late, through a gap in its session: it is for staff to confirm, not to add."""
 WEIGHT_MOTION_EVERY_S = 0.25
 """While the weight moves, the scale node publishes at most one reading this often."""
 EACH_NODE = "{node}"
@@ -163,7 +166,9 @@ SCAN = Channel(
         ("camera", "The camera publishes the scan's snapshot."),
         ("checkout", "A checkout system adds the item to the basket: QoS 1 on a persistent "
          "session (clean start off, a session expiry), so no scan is lost while it is away; "
-         "drop a `scan_id` already seen, keep the highest `revision`."),
+         "drop a `scan_id` already seen, keep the highest `revision`. A scan whose `time` is "
+         f"more than {BASKET_AGE_S} s old when it arrives came through a gap in the session: "
+         "show it to staff rather than add it to the basket."),
     ),
 )  # fmt: skip
 QUESTION = Channel(

@@ -177,11 +177,32 @@ def limits(means: str | None = None, **keywords: Any) -> dict[str, Any]:
     return {"limits": keywords, "means": means}
 
 
+def stamped() -> Any:
+    """A payload's own time: now when made in code, and required on the wire, where every
+    publisher of that payload writes it (only the outside users' answers may leave it out)."""
+    return field(default_factory=now_rfc3339, metadata={"required": True})
+
+
+def required(f: dataclasses.Field) -> bool:
+    """Whether a payload on the wire must carry the field: the parser and the schemas ask here."""
+    no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    return no_default or f.metadata.get("required", False)
+
+
 ID = limits(minLength=1, maxLength=128)
 """An id or a name: short, not empty."""
 STATION = limits("a station id", pattern=STATION_PATTERN)
 PLU_PATTERN = r"^[0-9]{4,5}$"
 PLU = limits("an IFPS price look-up code (4 or 5 digits)", pattern=PLU_PATTERN)
+LANGUAGES = ("en", "de")
+"""The languages ScanTalk has phrases in (`scantalk.phrases` holds them)."""
+LANGUAGE = limits(
+    f"a language ScanTalk has phrases in ({', '.join(LANGUAGES)}), as a BCP 47 tag",
+    # Tags are case-insensitive: `de-AT`, `DE`; JSON Schema's patterns have no flag for it.
+    pattern="^("
+    + "|".join("".join(f"[{c}{c.upper()}]" for c in language) for language in LANGUAGES)
+    + ")(-[A-Za-z0-9]{1,8}){0,4}$",
+)
 
 
 def _check_limits(value: Any, f: dataclasses.Field, where: str) -> None:
@@ -212,6 +233,9 @@ class Payload:
     """Base of every JSON payload: subclasses are dataclasses with a `SCHEMA` tag."""
 
     SCHEMA: ClassVar[str]
+    CORRELATES: ClassVar[str | None] = None
+    """The field that ties it to what it answers or belongs to (a scan's `scan_id`, a
+    question's `question_id`, a change's `request_id`): the AsyncAPI `correlationId`."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": self.SCHEMA, **dataclasses.asdict(self)}  # type: ignore[call-overload]
@@ -236,6 +260,19 @@ class Payload:
     def validate(self) -> None:
         """Checks of values beyond their types; subclasses add theirs."""
 
+    @classmethod
+    def text_of(cls, data: bytes, key: str) -> str:
+        """The text under `key` of a payload that may be invalid, if it is a usable id (so a
+        refusal can still name what it refuses); empty otherwise."""
+        try:
+            obj = _loads(data, cls.SCHEMA)
+        except ContractError:
+            return ""
+        value = obj.get(key) if isinstance(obj, dict) else None
+        if not isinstance(value, str) or len(value) > 128:
+            return ""
+        return value.encode("utf-8", "replace").decode()
+
 
 def _loads(data: bytes | str, schema: str) -> Any:
     try:
@@ -251,7 +288,7 @@ def _build(cls: type, obj: dict[str, Any], where: str) -> Any:
         if f.name in obj:
             values[f.name] = _convert(obj[f.name], hints[f.name], f"{where}.{f.name}")
             _check_limits(values[f.name], f, f"{where}: {f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        elif required(f):
             raise ContractError(f"{where}: missing field {f.name!r}")
     return cls(**values)
 
@@ -322,7 +359,7 @@ class Prediction(Payload):
     """The most likely labels, best first."""
     presence: float = 1.0
     """Total probability of announced labels: low when nothing (known) is in the scan area."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
 
 @dataclass(frozen=True)
@@ -337,6 +374,7 @@ class ClassifierConfig(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.classifier-config/1"
+    CORRELATES: ClassVar[str] = "request_id"
     LIVE_MINIMUM: ClassVar[dict[str, float]] = {
         # Below half, a label need not hold most of the announced labels' probability: two can
         # pass at once, and the share no longer says "this one rather than the others".
@@ -360,7 +398,7 @@ class ClassifierConfig(Payload):
     """Frames of evidence before a scan, and empty frames that end a placement."""
     empty_below: float | None = field(default=None, metadata=limits(minimum=0.001, maximum=1))
     """Presence below which a frame shows nothing."""
-    language: str | None = None
+    language: str | None = field(default=None, metadata=LANGUAGE)
     """Language of announcements (BCP 47: `en`, `de`): names and phrases from then on."""
     MAX_SETTLE_FRAMES: ClassVar[int] = 1000
     """What a camera will send in one burst at most (a minute at 15 fps): a bound on what it is
@@ -371,6 +409,9 @@ class ClassifierConfig(Payload):
     """State only: frames the decision needs of one placement; the camera sends that many after
     each change of scene. Ignored in a change."""
     error: str | None = None
+    request_id: str | None = field(default=None, metadata=ID)
+    """A change's own id, which the state that answers it echoes (`error` null: applied whole;
+    else refused whole). A change that is no JSON object has none to echo."""
 
     @classmethod
     def bounds(cls, name: str) -> tuple[float, float]:
@@ -407,7 +448,7 @@ class TaughtChange(Payload):
     """The model the item was taught on (taught items belong to one model's features)."""
     photos: int = 0
     """Photos it was taught from (0 when forgotten)."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
 
 class DecidedBy(StrEnum):
@@ -432,9 +473,11 @@ class Scan(Payload):
     """An item was recognised and stayed in view (`…/scan`, QoS 1): the product's event."""
 
     SCHEMA: ClassVar[str] = "scantalk.scan/1"
+    CORRELATES: ClassVar[str] = "scan_id"
     MAX_REVISION: ClassVar[int] = 1000
     scan_id: str = field(metadata=ID)
-    """Unique id of this scan; also the IoT Hub message id of its inventory record."""
+    """Unique id of this scan, opaque text (the lane writes a UUID 4); also the IoT Hub message
+    id of its inventory record. A subscriber may see a scan again: drop a `scan_id` it has."""
     station: str = field(metadata=STATION)
     label: str = field(metadata=ID)
     display_name: str = field(metadata=ID)
@@ -446,7 +489,7 @@ class Scan(Payload):
     frame_id: str = field(metadata=limits(maxLength=128))
     alternatives: list[Guess]
     """The next most likely labels."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
     decided_by: DecidedBy = DecidedBy.LANE
     question_id: str | None = field(default=None, metadata=ID)
     """The question the shopper answered, when `decided_by` is `shopper`."""
@@ -472,14 +515,7 @@ class Scan(Payload):
     def id_of(cls, data: bytes) -> str:
         """The scan id of a payload that is not a valid scan, if it has a usable one, so a
         rejection can still name it; empty otherwise."""
-        try:
-            obj = _loads(data, cls.SCHEMA)
-        except ContractError:
-            return ""
-        scan_id = obj.get("scan_id") if isinstance(obj, dict) else None
-        if not isinstance(scan_id, str) or len(scan_id) > 128:
-            return ""
-        return scan_id.encode("utf-8", "replace").decode()
+        return cls.text_of(data, "scan_id")
 
 
 @dataclass(frozen=True)
@@ -503,13 +539,14 @@ class Question(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.question/1"
+    CORRELATES: ClassVar[str] = "question_id"
     MAX_CANDIDATES: ClassVar[int] = 3
     question_id: str = field(metadata=ID)
     station: str = field(metadata=STATION)
     candidates: list[Candidate] = field(metadata=limits(minItems=1, maxItems=MAX_CANDIDATES))
     expires_at: str
     """When the lane stops waiting for an answer."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
     def validate(self) -> None:
         if [c.key for c in self.candidates] != list(range(1, len(self.candidates) + 1)):
@@ -530,6 +567,7 @@ class Answer(Payload):
     """
 
     SCHEMA: ClassVar[str] = "scantalk.answer/1"
+    CORRELATES: ClassVar[str] = "question_id"
     question_id: str = field(metadata=ID)
     station: str
     choice: str | None = field(metadata=ID)
@@ -570,7 +608,7 @@ class Weight(Payload):
     stable: bool
     """The weight has settled: only a stable weight starts a placement or goes on a record."""
     status: WeightStatus
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
     def validate(self) -> None:
         if self.stable and self.status is not WeightStatus.OK:
@@ -607,6 +645,7 @@ class SayRequest(Payload):
     """Something to say out loud (`…/voice/say`, QoS 1)."""
 
     SCHEMA: ClassVar[str] = "scantalk.say/1"
+    CORRELATES: ClassVar[str] = "scan_id"
     MAX_TEXT: ClassVar[int] = 200
     """An announcement is a product name or a short prompt, not an essay."""
     station: str
@@ -616,7 +655,7 @@ class SayRequest(Payload):
     scan_id: str | None = None
     """The scan this announces, if any."""
     kind: SayKind = SayKind.ITEM
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
     MAX_AGE_S: ClassVar[int] = 10
     """A request made longer ago than this is about an item long gone: not said."""
@@ -658,6 +697,7 @@ class Spoken(Payload):
     """What the voice node said (`…/voice/spoken`, QoS 0)."""
 
     SCHEMA: ClassVar[str] = "scantalk.spoken/1"
+    CORRELATES: ClassVar[str] = "scan_id"
     station: str
     text: str
     engine: str
@@ -669,7 +709,7 @@ class Spoken(Payload):
     scan_id: str | None = None
     interrupted: bool = False
     """A newer announcement cut this one short."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
 
 class AckStatus(StrEnum):
@@ -688,13 +728,14 @@ class InventoryAck(Payload):
     """The bridge's delivery state of one scan (`…/inventory/ack`, QoS 1)."""
 
     SCHEMA: ClassVar[str] = "scantalk.inventory-ack/1"
+    CORRELATES: ClassVar[str] = "scan_id"
     station: str
     scan_id: str
     status: AckStatus
     destination: str = ""
     """`local` (SQLite store) or `iothub`; empty from a bridge older than this field."""
     reason: str | None = None
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
 
 @dataclass(frozen=True)
@@ -706,13 +747,16 @@ class Stats(Payload):
     node: NodeName
     counters: dict
     """Counts since start, e.g. `frames`, `scans`, `errors`."""
-    time: str = field(default_factory=now_rfc3339)
+    time: str = stamped()
 
 
 class UserProperties:
     """Base of metadata carried as MQTT v5 user properties beside binary payloads (frames,
     snapshots), so the payload stays a plain JPEG any tool can send or show. Subclasses are
     dataclasses of `str`, `int` and `float` fields, each with a default."""
+
+    CORRELATES: ClassVar[str | None] = None
+    """The property that ties it to what it belongs to, as `Payload.CORRELATES`."""
 
     def to_properties(self) -> list[tuple[str, str]]:
         return [(f.name, str(getattr(self, f.name))) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
@@ -749,6 +793,7 @@ class FrameInfo(UserProperties):
 class SnapshotInfo(UserProperties):
     """Snapshot metadata (`…/camera/snapshot`): which scan the JPEG shows."""
 
+    CORRELATES: ClassVar[str] = "scan_id"
     scan_id: str = ""
     label: str = ""
     frame_id: str = ""

@@ -6,8 +6,6 @@ rendered for the ear ("2", "1,5" in German), never as raw floats such as `0.7512
 
 from __future__ import annotations
 
-from scantalk.contract import ContractError
-
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "item": "{item}",
@@ -48,13 +46,6 @@ DECIMAL_SEPARATOR = {"de": ","}
 def base_language(tag: str) -> str:
     """`de` for `de-AT`: the language without its region."""
     return tag.split("-")[0].lower()
-
-
-def spoken_language(tag: str) -> str:
-    """`tag` if ScanTalk has phrases in its language, for a change made at run time."""
-    if base_language(tag) not in PHRASES or len(tag) > 35:
-        raise ContractError(f"language {tag[:40]!r}: phrases exist for {', '.join(PHRASES)}")
-    return tag
 
 
 def render(key: str, language: str, **params: object) -> str:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scantalk import contract
-from scantalk.channels import EACH_NODE, STATUS, Channel, Use
+from scantalk.channels import EACH_NODE, OUTSIDE, ROOT, STATUS, Channel, Use
+from scantalk.commands.broker_users import USERS, grants
 from scantalk.contract import (
     MAX_ITEMS,
     MAX_TEXT,
@@ -194,7 +195,7 @@ def object_schema(
         if f.default is not dataclasses.MISSING:  # what a payload without the field means
             prop["default"] = f.default.value if isinstance(f.default, enum.Enum) else f.default
         properties[key] = _with_doc(prop, _field_doc(f.name, hints[f.name], docs))
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        if contract.required(f):
             required.append(key)
     schema: Schema = {"type": "object", "description": class_doc(cls)}
     if required:
@@ -505,6 +506,20 @@ def record_schema() -> Schema:
     }
 
 
+CORRELATION = {
+    "scan_id": "Ties it to its scan: the scan's `scan_id`.",
+    "question_id": "Ties it to its question: the question's `question_id`.",
+    "request_id": "Ties a state to the change it answers: the change's `request_id`, echoed.",
+}
+
+
+def _correlation(key: str | None, where: str) -> dict[str, Any]:
+    if key is None:
+        return {}
+    location = f"$message.{where}#/{key}"
+    return {"correlationId": {"description": CORRELATION[key], "location": location}}
+
+
 def _json_message(
     cls: type[Payload], named: list[Example], schemas: dict[str, Schema]
 ) -> dict[str, Any]:
@@ -518,6 +533,7 @@ def _json_message(
         **({"summary": _summary(doc)} if _summary(doc) != doc else {}),
         "description": doc,
         "contentType": "application/json",
+        **_correlation(cls.CORRELATES, "payload"),
         "payload": _ref(cls.__name__),
         "examples": [
             {"name": e.name, "summary": e.summary, "payload": _wire(e.payload)} for e in named
@@ -537,6 +553,7 @@ def _jpeg_message(
         "description": "A plain JPEG, so `mosquitto_pub -f photo.jpg` sends a valid one; its "
         "metadata rides beside it as MQTT v5 user properties (the headers), all strings.",
         "contentType": "image/jpeg",
+        **_correlation(cls.CORRELATES, "header"),
         "headers": _ref(cls.__name__),
         "payload": {"type": "string", "format": "binary", "description": "JPEG bytes."},
         "examples": [{"name": "banana", "headers": dict(info.to_properties())}],
@@ -621,8 +638,28 @@ def info() -> dict[str, Any]:
     }
 
 
+def _last_will() -> dict[str, Any]:
+    return {
+        "mqtt": {
+            "lastWill": {
+                "topic": STATUS.address,
+                "qos": 1,
+                "message": contract.OFFLINE.decode(),
+                "retain": True,
+            },
+            "bindingVersion": BINDING_VERSION,
+        }
+    }
+
+
+SESSIONS = (
+    "Nodes connect with a clean start, except the bridge: its persistent session keeps scans "
+    "queued while it is down. Each node's last will is `offline` on its status."
+)
+
+
 def servers() -> dict[str, Any]:
-    status = STATUS.address
+    login = [{"$ref": "#/components/securitySchemes/brokerUser"}]
     return {
         "development": {
             "host": "127.0.0.1:1883",
@@ -630,20 +667,61 @@ def servers() -> dict[str, Any]:
             "protocolVersion": "5",
             "title": "Development lane",
             "description": "The lane's own broker, Mosquitto 2 speaking MQTT 5 "
-            "(`mqtt://127.0.0.1:1883`; `scantalk up` takes a free port when 1883 is taken). "
-            "Nodes connect with a clean start, except the bridge: its persistent session keeps "
-            "scans queued while it is down. Each node's last will is `offline` on its status.",
-            "bindings": {
-                "mqtt": {
-                    "lastWill": {
-                        "topic": status,
-                        "qos": 1,
-                        "message": contract.OFFLINE.decode(),
-                        "retain": True,
-                    },
-                    "bindingVersion": BINDING_VERSION,
+            "(`mqtt://127.0.0.1:1883`; `scantalk up` takes a free port when 1883 is taken), "
+            f"with no login. {SESSIONS}",
+            "bindings": _last_will(),
+        },
+        "edge": {
+            "host": "mosquitto:1883",
+            "protocol": "mqtt",
+            "protocolVersion": "5",
+            "title": "Edge lane, inside the device",
+            "description": "The `mosquitto` module of an IoT Edge lane (`mosquitto/edge.conf`), "
+            "on the module network only: the nodes log in as their own users. The client id "
+            f"is the user name. {SESSIONS}",
+            "security": login,
+            "bindings": _last_will(),
+        },
+        "edgeTls": {
+            "host": "{host}:8883",
+            "protocol": "secure-mqtt",
+            "protocolVersion": "5",
+            "title": "Edge lane, from the store's network",
+            "description": "The same broker for clients off the device (a checkout system, Home "
+            "Assistant): TLS, checked against the broker's CA; the server certificate names "
+            "the host. Log in as `checkout` or `homeassistant`; the client id is the user name, "
+            "so one login is one session (a second connection with it takes the session over).",
+            "variables": {
+                "host": {
+                    "description": "The lane device's host name, as its certificate names it.",
+                    "examples": ["lane-1.store-0042.example"],
                 }
             },
+            "security": login,
+        },
+    }
+
+
+def security_schemes() -> dict[str, Any]:
+    """The edge broker's users, each with what `mosquitto/acl` lets it do (generated from the
+    same channel table)."""
+    lines = []
+    for user in USERS:
+        granted = grants(user, channels())
+        reads = [f"`{t}`" for t in granted.reads]
+        if granted.everything:
+            but = ", ".join(f"`{t}`" for t in granted.denied)
+            reads.insert(0, f"`{ROOT}/#` but not {but}")
+        writes = ", ".join(f"`{t}`" for t in granted.writes) or "nothing"
+        who = OUTSIDE.get(user, f"the {user} node")
+        lines.append(f"- `{user}`: {who}. Writes {writes}; reads {', '.join(reads) or 'nothing'}.")
+    return {
+        "brokerUser": {
+            "type": "userPassword",
+            "description": "A user of the edge broker (`scantalk broker passwd` writes the "
+            "password file). Everything not granted is denied: a publish with reason code 0x87, "
+            "a message the user may not read is not delivered. `+` is any station.\n\n"
+            + "\n".join(lines),
         }
     }
 
@@ -712,7 +790,12 @@ def document() -> dict[str, Any]:
         "servers": servers(),
         "channels": {c.key: _channel(c) for c in listed},
         "operations": {op.name: _operation(c, op) for c in listed for op in operations(c)},
-        "components": {"schemas": schemas, "messages": found, "parameters": parameters()},
+        "components": {
+            "schemas": schemas,
+            "messages": found,
+            "parameters": parameters(),
+            "securitySchemes": security_schemes(),
+        },
     }
 
 

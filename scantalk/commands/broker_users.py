@@ -16,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from scantalk.channels import OUTSIDE, ROOT, Channel
@@ -94,23 +95,41 @@ def acl_topic(channel: Channel, node: str | None = None) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: levels.get(m[1], "+"), channel.address)
 
 
+@dataclass(frozen=True)
+class Grants:
+    """What one user of the edge broker may do, as ACL topics."""
+
+    writes: list[str]
+    reads: list[str]
+    everything: bool = False
+    """It reads every topic of the lanes (`scantalk/#`) but `denied`, besides `reads`."""
+    denied: tuple[str, ...] = ()
+
+
+def grants(user: str, channels: tuple[Channel, ...]) -> Grants:
+    """`user`'s writes and reads on the edge broker, from `channels`."""
+    node = user if user in set(NodeName) else None
+    writes = [acl_topic(c, node) for c in channels if c.publisher(user)]
+    reads = [
+        acl_topic(c, use.node or node)
+        for c in channels
+        if (use := c.reader(user)) and not (user in OUTSIDE and c.address.startswith(ROOT))
+    ]
+    if user not in OUTSIDE:
+        return Grants(writes, reads)
+    return Grants(writes, reads, True, tuple(acl_topic(c) for c in channels if c.private))
+
+
 def acl(channels: tuple[Channel, ...]) -> str:
     """The edge broker's ACL: each user's writes and reads, from `channels`."""
     blocks = []
     for user in USERS:
-        node = user if user in set(NodeName) else None
-        writes = [acl_topic(c, node) for c in channels if c.publisher(user)]
-        reads = [
-            acl_topic(c, use.node or node)
-            for c in channels
-            if (use := c.reader(user)) and not (user in OUTSIDE and c.address.startswith(ROOT))
-        ]
-        lines = [f"user {user}"]
-        if user in OUTSIDE:  # every topic of the lanes but the private ones
-            lines += [f"topic deny {acl_topic(c)}" for c in channels if c.private]
-            lines.append(f"topic read {ROOT}/#")
-        lines += [f"topic write {t}" for t in writes] + [f"topic read {t}" for t in reads]
-        if node:
+        granted = grants(user, channels)
+        lines = [f"user {user}", *(f"topic deny {t}" for t in granted.denied)]
+        lines += [f"topic read {ROOT}/#"] if granted.everything else []
+        lines += [f"topic write {t}" for t in granted.writes]
+        lines += [f"topic read {t}" for t in granted.reads]
+        if user in set(NodeName):
             own = _titles(c for c in channels if user in {u.user for u in c.publishers})
             read = _titles(c for c in channels if c.reader(user)) or "nothing"
             note = f"{user}: writes {own}, its status and stats; reads {read}."

@@ -9,11 +9,11 @@ import uuid
 import pytest
 
 from scantalk.commands.broker import free_port, port_open
-from scantalk.contract import ClassifierConfig
+from scantalk.contract import ClassifierConfig, NodeName, Topics
 from testbench.bus import wait_online
 from testbench.scenes import photo_jpeg
 
-FRAME = "scantalk/lane-1/camera/frame"
+T = Topics("lane-1")
 
 
 def test_a_burst_of_frames_is_conflated_to_the_newest(bus, node_env, start_node):
@@ -22,13 +22,11 @@ def test_a_burst_of_frames_is_conflated_to_the_newest(bus, node_env, start_node)
     banana = photo_jpeg("fruit/banana.png")
     for i in range(40):
         bus.send_frame(banana, f"burst-{i}")
-    bus.wait_for(
-        "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "burst-39"
-    )
-    handled = len(bus.matching("scantalk/lane-1/classifier/prediction"))
+    bus.wait_for(T.prediction, lambda h: h.json()["frame_id"] == "burst-39")
+    handled = len(bus.matching(T.prediction))
     assert handled < 40, "every frame was classified: older frames were not dropped"
     bus.wait_for(
-        "scantalk/lane-1/classifier/stats",
+        T.stats(NodeName.CLASSIFIER),
         lambda h: h.json()["counters"].get("dropped", 0) + h.json()["counters"]["frames"] == 40,
     )
 
@@ -36,44 +34,48 @@ def test_a_burst_of_frames_is_conflated_to_the_newest(bus, node_env, start_node)
 def test_thresholds_change_live_and_a_wrong_value_is_refused(bus, node_env, start_node):
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
-    state = "scantalk/lane-1/classifier/config/state"
+    state = T.classifier_config_state
     bus.wait_for(state, lambda h: h.json()["threshold"] == 0.8)
 
-    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(threshold=1.0).to_json())
+    bus.publish(T.classifier_config, ClassifierConfig(threshold=1.0).to_json())
     bus.wait_for(state, lambda h: h.json()["threshold"] == 1.0 and h.json()["error"] is None)
     banana = photo_jpeg("fruit/banana.png")  # a clear banana, but never a share of exactly 1
     for i in range(8):
         bus.send_frame(banana, f"high-{i}")
         bus.wait_for(
-            "scantalk/lane-1/classifier/prediction",
+            T.prediction,
             lambda h, i=i: h.json()["frame_id"] == f"high-{i}",
         )
-    assert not bus.matching("scantalk/lane-1/scan")
+    assert not bus.matching(T.scan)
 
     for bad, says in [
         ({"threshold": "abc", "stable_frames": 3}, "threshold: expected float, got 'abc'"),
         ({"threshold": 1.5, "stable_frames": 3}, "threshold 1.5 is not in [0.5, 1]"),
         ({"similarity": 0.1}, "similarity 0.1 is not in [0.3, 1]"),
-        ({"language": "xx", "threshold": 0.9}, "language 'xx': phrases exist for en, de"),
+        ({"language": "xx", "threshold": 0.9}, "language 'xx' is not a language ScanTalk has"),
     ]:
-        bad_config = json.dumps({"schema": "scantalk.classifier-config/1", **bad}).encode()
-        bus.publish("scantalk/lane-1/classifier/config", bad_config)
-        (refused,) = bus.wait_for(state, lambda h, says=says: says in (h.json()["error"] or ""))
+        bad_config = json.dumps({"schema": ClassifierConfig.SCHEMA, **bad, "request_id": says})
+        bus.publish(T.classifier_config, bad_config.encode())
+        (refused,) = bus.wait_for(state, lambda h, says=says: h.json()["request_id"] == says)
+        assert says in refused.json()["error"]
         assert (refused.json()["threshold"], refused.json()["stable_frames"]) == (1.0, 2)
 
-    change = ClassifierConfig(threshold=0.85, language="de")  # as Home Assistant's select does
-    bus.publish("scantalk/lane-1/classifier/config", change.to_json())
-    bus.wait_for(state, lambda h: h.json()["threshold"] == 0.85 and h.json()["language"] == "de")
+    # As Home Assistant's select does; the state that answers names the change.
+    change = ClassifierConfig(threshold=0.85, language="de", request_id="ha-1")
+    bus.publish(T.classifier_config, change.to_json())
+    (applied,) = bus.wait_for(state, lambda h: h.json()["request_id"] == "ha-1")
+    assert (applied.json()["threshold"], applied.json()["language"]) == (0.85, "de")
+    assert applied.json()["error"] is None
     for i in range(3):
         bus.send_frame(banana, f"low-{i}")
         bus.wait_for(
-            "scantalk/lane-1/classifier/prediction",
+            T.prediction,
             lambda h, i=i: h.json()["frame_id"] == f"low-{i}",
         )
-    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    (scan,) = bus.wait_for(T.scan)
     assert (scan.json()["label"], scan.json()["display_name"]) == ("banana", "Banane")
     scan_id = scan.json()["scan_id"]
-    (say,) = bus.wait_for("scantalk/lane-1/voice/say", lambda h: h.json()["scan_id"] == scan_id)
+    (say,) = bus.wait_for(T.say, lambda h: h.json()["scan_id"] == scan_id)
     assert (say.json()["text"], say.json()["language"]) == ("Banane", "de")
 
 
@@ -88,12 +90,10 @@ def test_a_hand_or_a_thing_that_is_not_produce_never_scans(bus, node_env, start_
     data = photo_jpeg(photo)
     for i in range(6):
         bus.send_frame(data, f"f{i}")
-        (prediction,) = bus.wait_for(
-            "scantalk/lane-1/classifier/prediction", lambda h, i=i: h.json()["frame_id"] == f"f{i}"
-        )
+        (prediction,) = bus.wait_for(T.prediction, lambda h, i=i: h.json()["frame_id"] == f"f{i}")
     assert prediction.json()["presence"] < 0.5
-    assert not bus.matching("scantalk/lane-1/scan")
-    assert not bus.matching("scantalk/lane-1/voice/say", lambda h: h.json()["kind"] != "earcon")
+    assert not bus.matching(T.scan)
+    assert not bus.matching(T.say, lambda h: h.json()["kind"] != "earcon")
 
 
 def test_image_api_answers_like_custom_vision(bus, node_env, start_node):

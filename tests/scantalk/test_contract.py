@@ -7,7 +7,10 @@ import json
 import pytest
 
 from scantalk.contract import (
+    LANGUAGES,
     AckStatus,
+    Answer,
+    ClassifierConfig,
     ContractError,
     FrameInfo,
     Guess,
@@ -19,6 +22,7 @@ from scantalk.contract import (
     SnapshotInfo,
     Topics,
 )
+from scantalk.phrases import PHRASES, WEIGHTS
 
 
 def a_scan() -> Scan:
@@ -124,3 +128,21 @@ def test_a_rejected_scan_is_still_named_when_it_can_be():
     assert Scan.id_of(b'{"scan_id": "abc", "label": 3}') == "abc"
     for hopeless in (b"not json", b"[1]", b'{"scan_id": 5}', b'{"scan_id": "' + b"x" * 200 + b'"}'):
         assert Scan.id_of(hopeless) == ""
+
+
+def test_the_contract_offers_exactly_the_languages_that_have_phrases():
+    assert set(LANGUAGES) == set(PHRASES) == set(WEIGHTS)
+    for tag in ("en", "de", "de-AT", "EN-gb"):
+        ClassifierConfig.from_dict({"schema": ClassifierConfig.SCHEMA, "language": tag})
+    with pytest.raises(ContractError, match="'fr' is not a language ScanTalk has phrases in"):
+        ClassifierConfig.from_dict({"schema": ClassifierConfig.SCHEMA, "language": "fr"})
+
+
+def test_a_lane_payload_without_its_time_is_refused_but_an_answer_may_leave_it_out():
+    scan = json.loads(Scan("s1", "lane-1", "banana", "Banana", None, 0.9, "m", "", []).to_json())
+    del scan["time"]
+    with pytest.raises(ContractError, match="missing field 'time'"):
+        Scan.from_dict(scan)
+    answer = json.loads(Answer("q1", "lane-1", None, "keypad").to_json())
+    del answer["time"]
+    assert Answer.from_dict(answer).time  # stamped on arrival
