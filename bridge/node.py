@@ -65,16 +65,21 @@ class Bridge:
             scan = Scan.from_json(message.payload)
             Refused.check_station(scan.station, message.topic, "scan")
         except ContractError as exc:
-            self.ack(station, Scan.id_of(message.payload), AckStatus.REJECTED, reason=str(exc))
+            self.ack(station, Scan.id_of(message.payload), AckStatus.REJECTED, reason=str(exc),
+                     revision=Scan.revision_of(message.payload))  # fmt: skip
             raise  # logged and counted as rejected by the runtime
         record = InventoryRecord.from_scan(scan, self.destination.device_id, self.settings.store)
         # Only a failure to store is fatal (the runtime exits unacknowledged, so the broker keeps
         # the scan): everything about the payload itself was checked above.
         with self.accepting:  # `queued` goes out before the forwarder can say `delivered`
             if not self.outbox.add(record):
+                # A scan published again (the classifier had no ack yet) gets its state again.
                 self.node.count("duplicates")
+                done = self.outbox.delivered(scan.scan_id)
+                state = AckStatus.DELIVERED if done else AckStatus.QUEUED
+                self.ack(scan.station, scan.scan_id, state, revision=scan.revision)
                 return
-            self.ack(scan.station, scan.scan_id, AckStatus.QUEUED)
+            self.ack(scan.station, scan.scan_id, AckStatus.QUEUED, revision=scan.revision)
             pending = self.outbox.count(pending_only=True)
         self.node.count("accepted" if scan.revision == 1 else "revisions")
         self.node.gauge("outbox_pending", pending)
@@ -87,8 +92,17 @@ class Bridge:
             )  # fmt: skip
         self.wake.set()
 
-    def ack(self, station: str, scan_id: str, status: AckStatus, reason: str | None = None) -> None:
-        ack = InventoryAck(station, scan_id, status, self.destination.name, reason)
+    def ack(
+        self,
+        station: str,
+        scan_id: str,
+        status: AckStatus,
+        reason: str | None = None,
+        revision: int = 1,
+    ) -> None:
+        ack = InventoryAck(
+            station, scan_id, status, self.destination.name, reason, revision=revision
+        )
         self.node.publish(Topics(station).inventory_ack, ack)
 
     def forward(self, stop: threading.Event) -> None:
@@ -116,7 +130,8 @@ class Bridge:
                 backoff = 1.0
                 self.outbox.mark_delivered(record, self.destination.name)
                 self.node.count("delivered")
-                self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED)
+                self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED,
+                         revision=record.revision)  # fmt: skip
             # Once a batch, not once a record: counting is off the per-record path.
             self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
             self.node.stats_soon()

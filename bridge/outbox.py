@@ -60,6 +60,14 @@ class Outbox:
             )
         return cursor.rowcount == 1
 
+    def delivered(self, scan_id: str) -> bool:
+        """Whether the stored record of a scan (its latest revision) reached its destination."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT delivered_at IS NOT NULL FROM records WHERE scan_id = ?", (scan_id,)
+            ).fetchone()
+        return bool(row and row[0])
+
     def count(self, pending_only: bool = False) -> int:
         where = "WHERE delivered_at IS NULL" if pending_only else ""
         with self._lock:

@@ -14,6 +14,7 @@ from typing import Any
 from classifier_node import learning
 from classifier_node.decision import NEW_ITEM, UNSURE_PROMPT, Ask, ScanDecider, Thresholds
 from classifier_node.http_api import ImageApi
+from classifier_node.journal import Journal
 from classifier_node.model import Model
 from classifier_node.questions import Asked, Questions
 from classifier_node.settings import ClassifierSettings
@@ -28,6 +29,7 @@ from scantalk.contract import (
     Earcon,
     FrameInfo,
     Guess,
+    InventoryAck,
     NodeName,
     Prediction,
     Question,
@@ -72,6 +74,8 @@ class Classifier:
         self.weighed_scan: Scan | None = None
         """This placement's scan of an item sold by weight: a new weight revises it."""
         self.questions = Questions()
+        self.journal = Journal(settings.journal_path, settings.journal_max)
+        node.measure("journal_pending", self.journal.pending)
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
         self.inference = Window(60)
@@ -91,8 +95,11 @@ class Classifier:
         node.subscribe(node.topics.answer, self.on_answer)
         node.subscribe(node.topics.weight, self.on_weight)
         node.subscribe(node.topics.status(NodeName.SCALE), self.on_scale_status)
+        node.subscribe(node.topics.inventory_ack, self.on_ack)
         node.add_worker(self.expire_questions)
+        node.add_worker(self.publish_overdue)
         node.on_online(self.publish_config)
+        node.on_online(lambda: self.publish_again(everything=True))
         if settings.http_port:
             api = ImageApi(
                 self.classify_bytes, self.model.name, settings.http_host, settings.http_port
@@ -316,7 +323,7 @@ class Classifier:
             unit=product.unit,
             weight_kg=kg if by_weight else None,
         )
-        self.node.publish(self.node.topics.scan, scan)
+        scan = self.publish_kept(scan)
         self.weighed_scan = scan if by_weight else None
         if scan.weight_kg and self.settings.say_weight:
             text = render("weighed", language, item=scan.display_name,
@@ -334,14 +341,43 @@ class Classifier:
         """The same item weighs anew: its scan's next revision, and the new weight out loud
         (not the item as a new one)."""
         revised = dataclasses.replace(scan, weight_kg=kg, revision=scan.revision + 1)
-        self.node.publish(self.node.topics.scan, revised)
-        self.weighed_scan = revised
+        self.weighed_scan = self.publish_kept(revised)
         self.node.count("revisions")
         self.node.log.info("scan %s: revision %d, %s kg", scan.scan_id, revised.revision, kg)
         if self.settings.say_weight:
             text = render("reweighed", self.language, item=scan.display_name,
                           weight=weight(kg, self.language))  # fmt: skip
             self.say(text, scan_id=scan.scan_id)
+
+    def publish_kept(self, scan: Scan) -> Scan:
+        """Journal a scan, then publish it: it is kept until the bridge acknowledges it."""
+        scan, dropped = self.journal.add(scan)
+        if dropped:
+            self.node.count("journal_dropped", dropped)
+            self.node.log.error(
+                "the journal's bound (%d scans) let the %d oldest unacknowledged go: is the "
+                "bridge running?", self.journal.bound, dropped,
+            )  # fmt: skip
+        self.node.publish(self.node.topics.scan, scan)
+        return scan
+
+    def on_ack(self, message: Message) -> None:
+        """Any state from the bridge means it holds the scan (or refused it for good)."""
+        ack = InventoryAck.from_json(message.payload)
+        Refused.check_station(ack.station, message.topic, "ack")
+        if self.journal.acknowledged(ack.scan_id, ack.revision):
+            self.node.count("acknowledged")
+
+    def publish_again(self, everything: bool = False) -> None:
+        """Publish again the scans whose ack is overdue, or all not yet acknowledged (after a
+        reconnect: the broker may have lost them)."""
+        for unacked in self.journal.due(everything):
+            self.node.publish(self.node.topics.scan, unacked.scan)
+            self.node.count("scans_republished")
+
+    def publish_overdue(self, stop: threading.Event) -> None:
+        while not stop.wait(1):
+            self.publish_again()
 
     def say(self, text: str, kind: SayKind = SayKind.ITEM, scan_id: str | None = None) -> None:
         request = SayRequest(self.settings.station, text, self.language, scan_id, kind)

@@ -4,6 +4,7 @@ the optional /image API."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scantalk.contract import ClassifierConfig
@@ -97,10 +98,20 @@ class ClassifierSettings(Settings):
         Number(float, 0, 10),
         "seconds an item sold by weight waits for a stable weight before it is announced without",
     )
+    journal_max: int = setting(
+        10_000,
+        Number(int, 10, 10_000_000),
+        "scans kept until the bridge acknowledges them; past it the oldest is let go (logged)",
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"
     )
+
+    @property
+    def journal_path(self) -> Path:
+        """Scans not yet acknowledged by the bridge, and the station's sequence number."""
+        return self.data_dir / f"scans-{self.station}.sqlite"
 
     @property
     def input_hints(self) -> InputHints:

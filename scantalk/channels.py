@@ -238,9 +238,12 @@ REPEAT = Channel(
 )  # fmt: skip
 INVENTORY_ACK = Channel(
     "inventoryAck", _lane("inventory/ack"), "InventoryAck", "Inventory acknowledgements",
-    "Every scan gets `queued` then `delivered`, or `rejected` with the reason.",
+    "Every scan gets `queued` then `delivered`, or `rejected` with the reason; a scan the "
+    "bridge already has gets its state again.",
     qos=1,
     publishers=_uses(("bridge", "The bridge's delivery state of a scan.")),
+    readers=_uses(("classifier", "The classifier keeps each scan in its journal until the "
+                   "bridge's first ack of it, and publishes it again until then.")),
 )  # fmt: skip
 STATUS = Channel(
     "nodeStatus", _lane("{node}/status"), "Status", "Node status",

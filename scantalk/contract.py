@@ -505,6 +505,11 @@ class Scan(Payload):
     banana added) publishes the scan again: the same `scan_id`, the next revision and the new
     weight. It is not a new scan and is not announced again; only its weight is said. Keep the
     highest revision of each `scan_id`."""
+    seq: int | None = field(default=None, metadata=limits(minimum=1))
+    """The station's sequence number of this scan, 1, 2, 3 … across restarts of the lane (a
+    revision keeps its scan's). A scan may arrive again, or late (the classifier publishes a
+    scan again until the bridge has it): a number never seen before that skips one means a
+    scan not received yet. Null from a classifier older than this field."""
 
     def validate(self) -> None:
         if self.weight_kg is not None and self.unit != Unit.KG:
@@ -516,6 +521,16 @@ class Scan(Payload):
         """The scan id of a payload that is not a valid scan, if it has a usable one, so a
         rejection can still name it; empty otherwise."""
         return cls.text_of(data, "scan_id")
+
+    @classmethod
+    def revision_of(cls, data: bytes) -> int:
+        """The revision of a payload that is not a valid scan, where it has a usable one."""
+        try:
+            value = _loads(data, cls.SCHEMA).get("revision", 1)
+        except (ContractError, AttributeError):
+            return 1
+        usable = isinstance(value, int) and not isinstance(value, bool)
+        return value if usable and 1 <= value <= cls.MAX_REVISION else 1
 
 
 @dataclass(frozen=True)
@@ -736,6 +751,8 @@ class InventoryAck(Payload):
     """`local` (SQLite store) or `iothub`; empty from a bridge older than this field."""
     reason: str | None = None
     time: str = stamped()
+    revision: int = field(default=1, metadata=limits(minimum=1, maximum=Scan.MAX_REVISION))
+    """The revision of the scan it is for."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,7 @@ from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 from testbench.edge import ACCEPTED, EdgeBroker, Publisher, make_secrets
 from testbench.environ import clean_environ
+from testbench.scenes import photo_jpeg
 
 T = Topics("lane-1")
 N = 50
@@ -70,7 +72,7 @@ def crash(broker: Broker) -> None:
 
 def test_every_acknowledged_scan_survives_a_broker_crash(broker, node_env, start_node):
     # The bridge's persistent session exists, then the bridge is down: the broker queues.
-    bus = Bus(broker.port, ["scantalk/#"])
+    bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
     bridge = start_node("bridge", node_env)
     wait_online(bus, "bridge")
     stop_process(bridge)
@@ -79,12 +81,13 @@ def test_every_acknowledged_scan_survives_a_broker_crash(broker, node_env, start
             bus.publish(T.scan, scan(i).to_json())  # returns on the PUBACK
         # Mosquitto saves just after the PUBACK, at the end of that turn of its event loop, and
         # reads no packet before: an answer to a later packet means the last scan is on disk.
+        # the wire format, on purpose: the test's own topic (a barrier), no channel of the contract
         bus.publish("scantalk/lane-1/durability/sync", b"")
         crash(broker)  # at once: well inside the old autosave_interval of 5 s
     finally:
         bus.close()
     broker.start()  # the same port and data directory
-    bus = Bus(broker.port, ["scantalk/#"])
+    bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
     try:
         start_node("bridge", node_env)
         ids = {scan(i).scan_id for i in range(N)}
@@ -191,6 +194,7 @@ def test_checkout_cannot_take_over_the_bridges_session(edge, start_node, tmp_pat
         "SCANTALK_MQTT_PORT": str(edge.port), "SCANTALK_MQTT_USERNAME": "bridge",
         "SCANTALK_MQTT_PASSWORD": PASSWORDS["bridge"], "SCANTALK_DATA_DIR": str(tmp_path / "data"),
     }  # fmt: skip
+    # the wire format, on purpose
     hass = Bus(edge.port, ["scantalk/lane-1/#"],
                login=edge.login("homeassistant", PASSWORDS["homeassistant"]))  # fmt: skip
     classifier = Publisher(edge, "classifier", PASSWORDS["classifier"])
@@ -217,3 +221,64 @@ def test_checkout_cannot_take_over_the_bridges_session(edge, start_node, tmp_pat
     finally:
         classifier.close()
         hass.close()
+
+
+def test_a_scan_is_kept_by_the_classifier_until_the_bridge_has_it(bus, node_env, start_node):
+    """No bridge has ever subscribed, so the broker keeps nothing for it, and the classifier is
+    killed after its scan: the scan still becomes one record once a bridge runs, from the
+    classifier's journal; and the station's sequence number goes on across the restart."""
+    banana = photo_jpeg("fruit/banana.png")
+    counter = photo_jpeg(None)
+
+    def place(frames: int = 4) -> None:
+        for data in (banana, counter):
+            for _ in range(frames):
+                frame_id = str(uuid.uuid4())
+                bus.send_frame(data, frame_id)
+                bus.wait_for(T.prediction, lambda h, f=frame_id: h.json()["frame_id"] == f)
+
+    classifier = start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    place()
+    (first,) = bus.wait_for(T.scan)
+    assert first.json()["seq"] == 1
+    classifier.kill()
+    classifier.wait()
+
+    start_node("bridge", node_env)
+    wait_online(bus, "bridge")
+    start_node("classifier", node_env)  # publishes what it kept at once, on connecting
+    bus.wait_for(
+        T.inventory_ack,
+        lambda h: (
+            h.json()["scan_id"] == first.json()["scan_id"] and h.json()["status"] == "delivered"
+        ),
+    )
+    place()
+    second = bus.wait_for(T.scan, lambda h: h.json()["scan_id"] != first.json()["scan_id"])
+    assert second[0].json()["seq"] == 2
+    bus.wait_for(
+        T.stats(NodeName.CLASSIFIER),
+        lambda h: h.json()["counters"].get("journal_pending") == 0,
+    )
+    records = subprocess.run(
+        [sys.executable, "-m", "scantalk", "records", "--json"],
+        env=node_env, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert sorted(json.loads(r)["scanId"] for r in records) == sorted(
+        {first.json()["scan_id"], second[0].json()["scan_id"]}
+    )
+
+
+def test_a_scan_published_again_gets_its_state_again_and_one_record(bus, node_env, start_node):
+    start_node("bridge", node_env)
+    wait_online(bus, "bridge")
+    scan = Scan("s-again", "lane-1", "banana", "Banana", "4011", 0.9, "produce", "", [])
+    for _ in range(3):
+        bus.publish(T.scan, scan.to_json())
+    acks = bus.wait_for(T.inventory_ack, lambda h: h.json()["scan_id"] == "s-again", count=4)
+    assert acks[0].json()["status"] == "queued"  # then each copy: queued, or delivered by now
+    stats = bus.wait_for(
+        T.stats(NodeName.BRIDGE), lambda h: h.json()["counters"].get("duplicates") == 2
+    )
+    assert stats[-1].json()["counters"]["accepted"] == 1
