@@ -1,7 +1,7 @@
 """`scantalk up`: a whole lane on one machine: the broker and the nodes as processes.
 
-`up` restarts whatever dies (a node, or the broker on its port and data directory), after a
-delay that doubles with each quick death, until Ctrl-C or SIGTERM; only a node that fails at
+`up` restarts whatever dies until Ctrl-C or SIGTERM: a node after a delay that doubles with each
+quick death, the broker (on its port and data directory) at once unless it died at start; only a node that fails at
 start on a setting error stops the lane. One lane per station and data directory: `up` holds
 a lock in the data directory for the lane's life."""
 
@@ -44,7 +44,11 @@ starting it again would fail again, so the lane stops and says so."""
 FIRST_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
 STABLE_S = 60.0
-"""A process that stayed up this long is restarted after `FIRST_DELAY_S` again."""
+"""A node that stayed up this long is restarted after `FIRST_DELAY_S` again."""
+BROKER_STABLE_S = 5.0
+"""A broker that ran this long did start well (its config and port are fine): when it dies it
+is restarted at once, however often, for every second without it is a silent lane. Only a
+broker that dies at start backs off."""
 TICK_S = 0.2
 
 log = logging.getLogger("scantalk.up")
@@ -88,16 +92,29 @@ def lane_lock(settings: Settings) -> Iterator[Path]:
 
 class Backoff:
     """Restart delays: `FIRST_DELAY_S`, doubling up to `MAX_DELAY_S`; back to the first once
-    the process had stayed up `STABLE_S`."""
+    the process had stayed up `stable_s`."""
 
-    def __init__(self) -> None:
+    def __init__(self, stable_s: float = STABLE_S) -> None:
+        self.stable_s = stable_s
+        self._next = FIRST_DELAY_S
+
+    def reset(self) -> None:
         self._next = FIRST_DELAY_S
 
     def delay(self, uptime: float) -> float:
-        if uptime >= STABLE_S:
-            self._next = FIRST_DELAY_S
+        if uptime >= self.stable_s:
+            self.reset()
         delay, self._next = self._next, min(self._next * 2, MAX_DELAY_S)
         return delay
+
+
+def broker_delay(backoff: Backoff, uptime: float) -> float:
+    """When to restart a broker that died after `uptime` seconds: at once if it had started
+    well (`BROKER_STABLE_S`), else after the backoff (a config error, its port taken)."""
+    if uptime >= BROKER_STABLE_S:
+        backoff.reset()
+        return 0.0
+    return backoff.delay(uptime)
 
 
 @dataclasses.dataclass
@@ -260,10 +277,10 @@ class Lane:
             if returncode is None:
                 return
             self.broker.stop()  # reaps it
-            delay = state.backoff.delay(now - state.started)
+            delay = broker_delay(state.backoff, now - state.started)
             state.restart_at = now + delay
             log.warning(
-                "broker exited (%s) after %.0f s; restarting it on port %d in %.0f s",
+                "broker exited (%s) after %.0f s; restarting it on port %d in %g s",
                 exit_status(returncode),
                 now - state.started,
                 self.settings.mqtt_port,
