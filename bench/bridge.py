@@ -24,11 +24,13 @@ from urllib.parse import parse_qsl
 
 from bridge.destinations import IoTHub
 from scantalk.commands.broker import Broker, free_port
-from scantalk.contract import Guess, InventoryRecord, Scan
+from scantalk.contract import Guess, InventoryRecord, Scan, Topics
 from scantalk.latency import percentile
 from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 from testbench.hub import Hub
+
+T = Topics("lane-1")
 
 
 def scan(prefix: str, n: int) -> Scan:
@@ -84,14 +86,14 @@ def main() -> None:
             bridge = subprocess.Popen(
                 [sys.executable, "-m", "scantalk", "node", "bridge"], env=node_env
             )
-            lane_bus = Bus(lane.port, ["scantalk/#"])
+            lane_bus = Bus(lane.port, ["scantalk/#"])  # the wire format, on purpose
             wait_online(lane_bus, "bridge")
             published_at = {}
             started = time.monotonic()
             for i in range(n):
                 s = scan("bridge", i)
                 published_at[s.scan_id] = time.monotonic()
-                lane_bus.client.publish("scantalk/lane-1/scan", s.to_json(), qos=1)
+                lane_bus.client.publish(T.scan, s.to_json(), qos=1)
             hub_bus.wait_until(lambda: len(arrivals(hub_bus, "bridge")) >= n, "bridged records")
             bridge_s = time.monotonic() - started
             got = arrivals(hub_bus, "bridge")
@@ -100,7 +102,7 @@ def main() -> None:
             for i in range(min(n, 100)):
                 s = scan("paced", i)
                 t0 = time.monotonic()
-                lane_bus.client.publish("scantalk/lane-1/scan", s.to_json(), qos=1)
+                lane_bus.client.publish(T.scan, s.to_json(), qos=1)
 
                 def arrived(scan_id: str = s.scan_id) -> bool:
                     return scan_id in arrivals(hub_bus, "paced")

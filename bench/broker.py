@@ -27,12 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scantalk.commands.broker import Broker, free_port
-from scantalk.contract import Guess, Scan
+from scantalk.contract import Guess, Scan, Topics
 from testbench.bus import Bus
 
 OLD = "\n# before issue 13\nautosave_on_changes false\nautosave_interval 5\n"
 SETTINGS = {"old (every 5 s)": OLD, "new (every change)": ""}
-TOPIC = "scantalk/lane-1/scan"
+TOPIC = Topics("lane-1").scan
 
 
 def scan(n: int) -> bytes:

@@ -24,6 +24,7 @@ from bench import cpu_seconds
 from camera_node.gate import Gate, GateSettings
 from classifier_node.settings import ClassifierSettings
 from scantalk.commands.broker import Broker, free_port
+from scantalk.contract import Topics
 from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 from testbench.scenes import footage, write_video
@@ -38,7 +39,8 @@ def run_scene(video: Path, seconds: float, tmp: Path) -> dict[str, float]:
             "SCANTALK_DATA_DIR": str(tmp / f"data-{video.stem}"),
             "SCANTALK_CAMERA_SOURCE": str(video), "SCANTALK_CAMERA_FPS": str(FPS),
         }  # fmt: skip
-        bus = Bus(broker.port, ["scantalk/+/camera/frame", "scantalk/+/+/status"])
+        # the wire format, on purpose: Topics has no "+" for the node
+        bus = Bus(broker.port, [Topics("+").frame, "scantalk/+/+/status"])
         nodes = {
             name: subprocess.Popen([sys.executable, "-m", "scantalk", "node", name], env=env)
             for name in ("classifier", "camera")
@@ -47,11 +49,11 @@ def run_scene(video: Path, seconds: float, tmp: Path) -> dict[str, float]:
             wait_online(bus, *nodes)
             time.sleep(3)  # past start-up (model load, first frames): measure the steady state
             before = {name: cpu_seconds(p.pid) for name, p in nodes.items()}
-            frames_before, started = len(bus.matching("scantalk/+/camera/frame")), time.monotonic()
+            frames_before, started = len(bus.matching(Topics("+").frame)), time.monotonic()
             time.sleep(seconds)
             elapsed = time.monotonic() - started
             used = {name: cpu_seconds(p.pid) - before[name] for name, p in nodes.items()}
-            frames = len(bus.matching("scantalk/+/camera/frame")) - frames_before
+            frames = len(bus.matching(Topics("+").frame)) - frames_before
         finally:
             for process in nodes.values():
                 stop_process(process)

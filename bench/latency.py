@@ -83,7 +83,7 @@ PRODUCE = {  # photo -> the model's label
     "fruit/pineapple.png": "pineapple",
     "vegetables/yellowpepper.png": "bell_pepper",
 }
-PING = f"scantalk/{STATION}/bench/ping"
+PING = f"scantalk/{STATION}/bench/ping"  # the wire format, on purpose: the bench's own topic
 SETTLE_FRAMES = 8
 """Frames at 15 fps the scripted scale moves after an item lands or leaves (0.53 s)."""
 
@@ -310,7 +310,7 @@ def main() -> None:
             name: subprocess.Popen([sys.executable, "-m", "scantalk", "node", name], env=env)
             for name in ("classifier", "voice")
         }
-        bus = Bus(broker.port, ["scantalk/#"])
+        bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
         camera = Camera(broker.port)
         try:
             wait_online(bus, *nodes)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from bench import lane_env
 from scantalk.commands.broker import Broker, free_port
-from scantalk.contract import SayRequest
+from scantalk.contract import SayRequest, Topics
 from scantalk.latency import percentile
 from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 
+T = Topics("lane-1")
 ITEMS = ["Banana", "Lemon", "Broccoli", "Pineapple", "Strawberry", "Pomegranate", "Bell pepper"]
 
 
@@ -33,17 +34,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
         env = lane_env(broker.port, tmp)
         node = subprocess.Popen([sys.executable, "-m", "scantalk", "node", "voice"], env=env)
-        bus = Bus(broker.port, ["scantalk/#"])
+        bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
         wait_online(bus, "voice")
         results: dict[str, list[float]] = {"miss": [], "hit": []}
 
         def request(text: str, scan_id: str) -> dict:
-            bus.publish(
-                "scantalk/lane-1/voice/say", SayRequest("lane-1", text, "en", scan_id).to_json()
-            )
-            (event,) = bus.wait_for(
-                "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
-            )
+            bus.publish(T.say, SayRequest("lane-1", text, "en", scan_id).to_json())
+            (event,) = bus.wait_for(T.spoken, lambda h: h.json()["scan_id"] == scan_id)
             return event.json()
 
         try:

@@ -30,7 +30,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def bus(broker: Broker) -> Iterator[Bus]:
-    listener = Bus(broker.port, ["scantalk/#"])
+    listener = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
     yield listener
     listener.close()
 

@@ -20,11 +20,12 @@ import jsonschema
 import pytest
 
 from scantalk.commands.broker import Broker, free_port
-from scantalk.contract import Guess, InventoryRecord, Scan, Unit
+from scantalk.contract import Guess, InventoryRecord, NodeName, Scan, Topics, Unit
 from testbench.broker_conf import lane_to_store_conf
 from testbench.bus import Bus, wait_online
 from testbench.environ import clean_environ
 
+T = Topics("lane-1")
 SCHEMA = json.loads((files("scantalk") / "schemas" / "inventory-record.json").read_text())
 
 
@@ -38,7 +39,7 @@ def a_scan(n: int, station: str = "lane-1") -> Scan:
 
 def publish_scans(bus: Bus, numbers: range, station: str = "lane-1") -> set[str]:
     for n in numbers:
-        bus.publish(f"scantalk/{station}/scan", a_scan(n, station).to_json())
+        bus.publish(Topics(station).scan, a_scan(n, station).to_json())
     return {a_scan(n, station).scan_id for n in numbers}
 
 
@@ -88,7 +89,7 @@ def test_device_records_carry_id_content_type_encoding_and_routing_properties(
         "store-7", "lane-1", 1, "each",
     )  # fmt: skip
 
-    acks = bus.wait_for("scantalk/lane-1/inventory/ack", count=2)
+    acks = bus.wait_for(T.inventory_ack, count=2)
     assert [(a.json()["status"], a.json()["destination"]) for a in acks] == [
         ("queued", "iothub"), ("delivered", "iothub"),
     ]  # fmt: skip
@@ -142,14 +143,12 @@ def test_a_new_weight_of_a_scan_replaces_its_record_and_reaches_the_hub_as_a_rev
     start_node("bridge", node_env, **hub.env("lane-1-pi"))
     wait_online(bus, "bridge")
     scan_id = a_scan(0).scan_id
-    bus.publish("scantalk/lane-1/scan", weighed_scan(1.234).to_json())
+    bus.publish(T.scan, weighed_scan(1.234).to_json())
     wait_delivered(hub_bus, {scan_id})
-    bus.publish("scantalk/lane-1/scan", weighed_scan(1.456, revision=2).to_json())
-    bus.publish("scantalk/lane-1/scan", weighed_scan(1.234).to_json())  # a late redelivery
+    bus.publish(T.scan, weighed_scan(1.456, revision=2).to_json())
+    bus.publish(T.scan, weighed_scan(1.234).to_json())  # a late redelivery
     sent = wait_delivered(hub_bus, {scan_id, f"{scan_id}.2"})
-    bus.wait_for(
-        "scantalk/lane-1/bridge/stats", lambda h: h.json()["counters"].get("duplicates") == 1
-    )
+    bus.wait_for(T.stats(NodeName.BRIDGE), lambda h: h.json()["counters"].get("duplicates") == 1)
     assert sent == {scan_id: 1, f"{scan_id}.2": 1}
     bodies = [json.loads(h.payload) for h in hub_bus.matching("devices/#")]
     assert [(b["quantity"], b["revision"]) for b in bodies] == [(1.234, 1), (1.456, 2)]
@@ -162,9 +161,7 @@ def test_a_scan_delivered_twice_by_mqtt_is_recorded_once(bus, node_env, start_no
     wait_online(bus, "bridge")
     publish_scans(bus, range(3))
     publish_scans(bus, range(3))
-    bus.wait_for(
-        "scantalk/lane-1/bridge/stats", lambda h: h.json()["counters"].get("duplicates") == 3
-    )
+    bus.wait_for(T.stats(NodeName.BRIDGE), lambda h: h.json()["counters"].get("duplicates") == 3)
     assert sorted(r["scanId"] for r in records(node_env)) == sorted(
         a_scan(n).scan_id for n in range(3)
     )
@@ -173,17 +170,15 @@ def test_a_scan_delivered_twice_by_mqtt_is_recorded_once(bus, node_env, start_no
 def test_bad_scans_are_rejected_with_a_reason_and_kept_out(bus, node_env, start_node):
     start_node("bridge", node_env)
     wait_online(bus, "bridge")
-    bus.publish("scantalk/lane-1/scan", b"{not json")
+    bus.publish(T.scan, b"{not json")
     broken = {**json.loads(a_scan(1).to_json()), "confidence": 7.5}
-    bus.publish("scantalk/lane-1/scan", json.dumps(broken).encode())
-    rejected = bus.wait_for(
-        "scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "rejected", 2
-    )
+    bus.publish(T.scan, json.dumps(broken).encode())
+    rejected = bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "rejected", 2)
     assert [r.json()["scan_id"] for r in rejected] == ["", a_scan(1).scan_id]
     assert "not JSON" in rejected[0].json()["reason"]
     assert "confidence 7.5 is not in [0, 1]" in rejected[1].json()["reason"]
     publish_scans(bus, range(2, 3))
-    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered")
+    bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "delivered")
     assert [r["scanId"] for r in records(node_env)] == [a_scan(2).scan_id]
 
 
@@ -195,14 +190,14 @@ def test_hub_outage_during_a_stream_loses_and_repeats_nothing(hub, bus, node_env
     # The bridge's own "delivered" ack, not the hub's subscriber, says the hub acknowledged: a
     # record seen at the hub whose acknowledgement is still on its way is rightly sent again.
     bus.wait_for(
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["status"] == "delivered" and h.json()["scan_id"] in first, len(first),
     )  # fmt: skip
 
     hub.broker.stop()
     during = publish_scans(bus, range(10, 20))
     bus.wait_for(  # all accepted into the outbox while the hub is away
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["status"] == "queued" and h.json()["scan_id"] in during, len(during),
     )  # fmt: skip
     hub.broker.start()
@@ -219,7 +214,7 @@ def test_bridge_killed_mid_stream_loses_nothing(hub, bus, node_env, start_node):
     bridge = start_node("bridge", env)
     wait_online(bus, "bridge")
     before = publish_scans(bus, range(30))
-    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered", 5)
+    bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "delivered", 5)
     bridge.send_signal(signal.SIGKILL)  # mid-stream: some delivered, some in the outbox
     bridge.wait()
     while_down = publish_scans(bus, range(30, 40))  # the broker keeps them for the bridge
@@ -236,7 +231,7 @@ def test_broker_restart_with_persistence_keeps_queued_scans(broker, bus, node_en
     bridge = start_node("bridge", node_env)
     wait_online(bus, "bridge")
     first = publish_scans(bus, range(5))
-    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered", 5)
+    bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "delivered", 5)
     bridge.send_signal(signal.SIGTERM)
     bridge.wait()
     queued = publish_scans(bus, range(5, 15))  # held for the bridge's persistent session
@@ -245,9 +240,9 @@ def test_broker_restart_with_persistence_keeps_queued_scans(broker, bus, node_en
     broker.stop()
     broker.start()
     start_node("bridge", node_env)
-    after = Bus(broker.port, ["scantalk/#"])
+    after = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
     after.wait_for(
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["status"] == "delivered" and h.json()["scan_id"] in queued, len(queued),
     )  # fmt: skip
     after.close()
@@ -266,7 +261,7 @@ def test_two_lanes_bridged_to_a_store_reach_the_store_bridge_once(tmp_path, star
         for name in ("lane-1", "lane-2")
     }
     try:
-        store_bus = Bus(store.port, ["scantalk/#"])
+        store_bus = Bus(store.port, ["scantalk/#"])  # the wire format, on purpose
         env = {
             **clean_environ(),
             "SCANTALK_MQTT_PORT": str(store.port),
@@ -276,13 +271,14 @@ def test_two_lanes_bridged_to_a_store_reach_the_store_bridge_once(tmp_path, star
         }
         start_node("bridge", env)
         wait_online(store_bus, "bridge", station="store-1")
+        # the wire format, on purpose
         lane_buses = {name: Bus(b.port, ["scantalk/#"]) for name, b in lanes.items()}
         sent = set()
         for name, lane_bus in lane_buses.items():
             sent |= publish_scans(lane_bus, range(8), station=name)
         for name, lane_bus in lane_buses.items():  # acknowledgements come back to each lane
             lane_bus.wait_for(
-                f"scantalk/{name}/inventory/ack", lambda h: h.json()["status"] == "delivered", 8
+                Topics(name).inventory_ack, lambda h: h.json()["status"] == "delivered", 8
             )
         stored = Counter(r["scanId"] for r in records(env))
         assert set(stored) == sent
@@ -304,9 +300,9 @@ def test_two_bridges_in_a_share_group_split_the_scans_without_duplicates(
     ]  # fmt: skip
     for env in envs:
         start_node("bridge", env)
-    bus.wait_for("scantalk/lane-1/bridge/status", lambda h: h.payload == b"online", 2)
+    bus.wait_for(T.status(NodeName.BRIDGE), lambda h: h.payload == b"online", 2)
     sent = publish_scans(bus, range(20))
-    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered", 20)
+    bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "delivered", 20)
     a, b = ({r["scanId"] for r in records(env)} for env in envs)
     assert a | b == sent
     assert not a & b
@@ -322,11 +318,11 @@ def test_a_full_outbox_is_reported_loudly_and_still_accepts(
     wait_online(bus, "bridge")
     sent = publish_scans(bus, range(6))
     bus.wait_for(
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["status"] == "queued" and h.json()["scan_id"] in sent, len(sent),
     )  # fmt: skip
     bus.wait_for(
-        "scantalk/lane-1/bridge/stats", lambda h: h.json()["counters"].get("outbox_pending") == 6
+        T.stats(NodeName.BRIDGE), lambda h: h.json()["counters"].get("outbox_pending") == 6
     )
     assert "check the uplink" in (tmp_path / "bridge.log").read_text()
     assert len(records(node_env)) == 6
@@ -352,12 +348,10 @@ def test_poisonous_scans_are_rejected_and_the_bridge_goes_on(
 ):
     bridge = start_node("bridge", node_env)
     wait_online(bus, "bridge")
-    bus.publish("scantalk/lane-1/scan", payload)
-    (rejected,) = bus.wait_for(
-        "scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "rejected"
-    )
+    bus.publish(T.scan, payload)
+    (rejected,) = bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "rejected")
     assert reason in rejected.json()["reason"]
     publish_scans(bus, range(1))
-    bus.wait_for("scantalk/lane-1/inventory/ack", lambda h: h.json()["status"] == "delivered")
+    bus.wait_for(T.inventory_ack, lambda h: h.json()["status"] == "delivered")
     assert bridge.poll() is None
     assert [r["scanId"] for r in records(node_env)] == [a_scan(0).scan_id]

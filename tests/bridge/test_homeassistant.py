@@ -140,7 +140,7 @@ def test_templates_render_what_a_person_expects_from_real_payloads():
     gone = Weight("lane-1", None, False, WeightStatus.NO_SCALE).to_json()
     assert render(configs["weight"]["value_template"], gone) == "None"
     assert configs["weight"]["device_class"] == "weight"
-    assert configs["weight"]["availability"] == [{"topic": "scantalk/lane-1/scale/status"}]
+    assert configs["weight"]["availability"] == [{"topic": TOPICS.status(NodeName.SCALE)}]
     # Partial changes are never retained: one would replace the other on the broker.
     assert not any(c.get("retain") for c in configs.values())
 

@@ -14,19 +14,19 @@ import cv2
 import numpy as np
 
 from scantalk.commands.broker import free_port
-from scantalk.contract import ClassifierConfig, Weight, WeightStatus
+from scantalk.contract import ClassifierConfig, NodeName, Topics, Weight, WeightStatus
 from testbench.bus import wait_online
 from testbench.scenes import footage, write_video
 
-FRAME = "scantalk/lane-1/camera/frame"
-STATS = "scantalk/lane-1/camera/stats"
+T = Topics("lane-1")
+STATS = T.stats(NodeName.CAMERA)
 
 
 def classifier_needs(bus, settle_frames: int = 7) -> None:
     """The classifier's retained state, as it publishes it at start: how many frames of a scene
     it needs (7 at its default `stable_frames`)."""
     state = ClassifierConfig(settle_frames=settle_frames).to_json()
-    bus.publish("scantalk/lane-1/classifier/config/state", state, retain=True)
+    bus.publish(T.classifier_config_state, state, retain=True)
 
 
 def counters(bus, where):
@@ -44,9 +44,9 @@ def test_video_through_the_gate_publishes_motion_not_stillness(bus, node_env, st
     assert seen["frames"] < 0.6 * read, f"the gate let {seen['frames']} of {read} frames through"
     assert seen["frames"] >= 32  # the item moving in and out (16 + 16 frames)
 
-    presence = [float(f.properties["presence"]) for f in bus.matching(FRAME)]
+    presence = [float(f.properties["presence"]) for f in bus.matching(T.frame)]
     assert max(presence) > 0.02, "no frame said an item was there"
-    first = bus.matching(FRAME)[0]
+    first = bus.matching(T.frame)[0]
     assert set(first.properties) == {
         "frame_id",
         "captured_at",
@@ -68,7 +68,7 @@ def test_folder_source_shows_each_photo_then_an_empty_counter(bus, node_env, sta
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
         SCANTALK_CAMERA_DWELL="0.5", SCANTALK_CAMERA_GAP="0.5", SCANTALK_CAMERA_GATE="no",
     )  # fmt: skip
-    frames = bus.wait_for(FRAME, count=45)
+    frames = bus.wait_for(T.frame, count=45)
     means = [
         cv2.imdecode(np.frombuffer(f.payload, np.uint8), cv2.IMREAD_GRAYSCALE).std() for f in frames
     ]
@@ -128,12 +128,12 @@ def test_a_stream_that_drops_is_retried_and_picked_up_again(bus, node_env, start
             "camera", node_env, SCANTALK_CAMERA_SOURCE=f"http://127.0.0.1:{stream.port}/video.mjpg",
             SCANTALK_CAMERA_GATE="no", SCANTALK_CAMERA_FPS="10",
         )  # fmt: skip
-        bus.wait_for(FRAME, count=5)
+        bus.wait_for(T.frame, count=5)
         stream.stop()
         counters(bus, lambda c: c.get("source_up") == 0 and c.get("read_errors", 0) >= 3)
-        before = len(bus.matching(FRAME))
+        before = len(bus.matching(T.frame))
         stream.start()
-        bus.wait_for(FRAME, count=before + 5)
+        bus.wait_for(T.frame, count=before + 5)
         assert counters(bus, lambda c: c.get("reconnects", 0) >= 1)["source_up"] == 1
     finally:
         stream.stop()
@@ -154,12 +154,12 @@ def test_the_frame_of_each_scan_is_kept_as_a_snapshot(bus, node_env, start_node,
     wait_online(bus, "classifier")
     start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
                SCANTALK_CAMERA_FPS="20")  # fmt: skip
-    (scan,) = bus.wait_for("scantalk/lane-1/scan")
-    (snapshot,) = bus.wait_for("scantalk/lane-1/camera/snapshot")
+    (scan,) = bus.wait_for(T.scan)
+    (snapshot,) = bus.wait_for(T.snapshot)
     assert snapshot.properties["scan_id"] == scan.json()["scan_id"]
     assert snapshot.properties["frame_id"] == scan.json()["frame_id"]
     (frame,) = bus.matching(
-        FRAME, lambda h: h.properties.get("frame_id") == scan.json()["frame_id"]
+        T.frame, lambda h: h.properties.get("frame_id") == scan.json()["frame_id"]
     )
     assert snapshot.payload == frame.payload
     files = list((Path(node_env["SCANTALK_DATA_DIR"]) / "snapshots").glob("*.jpg"))
@@ -173,8 +173,8 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
     each change of scene it sends one frame and then the classifier's `settle_frames`."""
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
-    bus.publish("scantalk/lane-1/classifier/config", ClassifierConfig(stable_frames=8).to_json())
-    state = "scantalk/lane-1/classifier/config/state"
+    bus.publish(T.classifier_config, ClassifierConfig(stable_frames=8).to_json())
+    state = T.classifier_config_state
     bus.wait_for(state, lambda h: h.json()["settle_frames"] == 25)  # 3 * 8 + 1
 
     folder = photo_dir("fruit/banana.png")
@@ -182,7 +182,7 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
         SCANTALK_CAMERA_DWELL="2.5", SCANTALK_CAMERA_GAP="2.5",
     )  # fmt: skip
-    frames = bus.wait_for(FRAME, count=3 * 26)
+    frames = bus.wait_for(T.frame, count=3 * 26)
     # A burst is frames 50 ms apart; bursts are a scene (50 frames) apart.
     times = [datetime.fromisoformat(f.properties["captured_at"]) for f in frames]
     bursts = [1]
@@ -204,5 +204,5 @@ def test_a_weight_change_wakes_the_camera_where_it_sees_no_change(
     )  # fmt: skip
     still = counters(bus, lambda c: c.get("frames_gated", 0) >= 20)["frames"]  # gated
     weight = Weight("lane-1", 0.9, True, WeightStatus.OK)
-    bus.publish("scantalk/lane-1/scale/weight", weight.to_json())
+    bus.publish(T.weight, weight.to_json())
     counters(bus, lambda c: c.get("frames") == still + 7 and c.get("woken") == 1)  # 7 settle

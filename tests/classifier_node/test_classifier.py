@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from classifier_node.model import Model
+from scantalk.contract import NodeName, Topics
 from scantalk.scene import TUXPAINT_FOOD, empty_scene, photo_frame
 from scantalk.settings import DEFAULT_MODEL_DIR
 from testbench.bus import wait_online
 
-FRAME = "scantalk/lane-1/camera/frame"
+T = Topics("lane-1")
 
 
 def jpeg_of(name: str, folder) -> str:
@@ -23,7 +24,7 @@ def jpeg_of(name: str, folder) -> str:
 
 
 def mosquitto_pub(port: int, path: str) -> None:
-    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", FRAME, "-f", path], check=True)
+    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", T.frame, "-f", path], check=True)
 
 
 @pytest.mark.parametrize(
@@ -56,17 +57,15 @@ def test_corrupt_frame_is_logged_counted_and_skipped(bus, broker, node_env, star
     wait_online(bus, "classifier")
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a picture")
     mosquitto_pub(broker.port, str(tmp_path / "corrupt.jpg"))
-    bus.wait_for(
-        "scantalk/lane-1/classifier/stats", lambda h: h.json()["counters"].get("rejected") == 1
-    )
+    bus.wait_for(T.stats(NodeName.CLASSIFIER), lambda h: h.json()["counters"].get("rejected") == 1)
     assert "not a decodable image" in (tmp_path / "classifier.log").read_text()
 
     # The classifier goes on: a plain JPEG with no metadata, held for three frames, is a scan.
     banana = jpeg_of("fruit/banana.png", tmp_path)
     for shown in range(1, 4):
         mosquitto_pub(broker.port, banana)
-        bus.wait_for("scantalk/lane-1/classifier/prediction", count=shown)
-    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+        bus.wait_for(T.prediction, count=shown)
+    (scan,) = bus.wait_for(T.scan)
     assert scan.json()["label"] == "banana"
 
 

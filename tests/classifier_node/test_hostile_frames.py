@@ -19,12 +19,12 @@ from PIL import Image
 from camera_node.snapshots import Snapshots
 from classifier_node.model import Model
 from classifier_node.settings import FRAME_MAX_BYTES, ClassifierSettings
-from scantalk.contract import OFFLINE, ContractError, FrameInfo
+from scantalk.contract import OFFLINE, ContractError, FrameInfo, NodeName, Topics
 from scantalk.settings import DEFAULT_MODEL_DIR, SettingError
 from testbench.bus import wait_online
 from testbench.scenes import photo_jpeg
 
-FRAME = "scantalk/lane-1/camera/frame"
+T = Topics("lane-1")
 BOMB_SIDE = 13_000
 """The reported bomb: 13000x13000 pixels (507 MB as RGB) in a PNG of about 20 KB."""
 HEADROOM_MB = 100
@@ -129,7 +129,7 @@ def test_an_oversized_payload_is_refused_before_decoding(banana: bytes):
 def send_frame(bus, data: bytes, frame_id: str) -> None:
     properties = Properties(PacketTypes.PUBLISH)
     properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
-    bus.client.publish(FRAME, data, qos=0, properties=properties)
+    bus.client.publish(T.frame, data, qos=0, properties=properties)
 
 
 def test_a_running_classifier_rejects_the_bomb_and_goes_on(
@@ -138,30 +138,24 @@ def test_a_running_classifier_rejects_the_bomb_and_goes_on(
     node = start_node("classifier", node_env)
     wait_online(bus, "classifier")
     send_frame(bus, banana, "before")
-    bus.wait_for(
-        "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "before"
-    )
+    bus.wait_for(T.prediction, lambda h: h.json()["frame_id"] == "before")
     baseline = vm_hwm_mb(node.pid)
 
     send_frame(bus, bomb, "bomb")
     bus.wait_for(
-        "scantalk/lane-1/classifier/stats",
+        T.stats(NodeName.CLASSIFIER),
         lambda h: h.json()["counters"].get("rejected") == 1,
         timeout=30,
     )
     assert vm_hwm_mb(node.pid) - baseline < HEADROOM_MB
     assert "SCANTALK_FRAME_MAX_SIDE" in (tmp_path / "classifier.log").read_text()
     assert node.poll() is None
-    assert not bus.matching(
-        "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "bomb"
-    )
+    assert not bus.matching(T.prediction, lambda h: h.json()["frame_id"] == "bomb")
 
     send_frame(bus, banana, "after")
-    (after,) = bus.wait_for(
-        "scantalk/lane-1/classifier/prediction", lambda h: h.json()["frame_id"] == "after"
-    )
+    (after,) = bus.wait_for(T.prediction, lambda h: h.json()["frame_id"] == "after")
     assert after.json()["top"][0]["label"] == "banana"
-    assert not bus.matching("scantalk/lane-1/classifier/status", lambda h: h.payload == OFFLINE)
+    assert not bus.matching(T.status(NodeName.CLASSIFIER), lambda h: h.payload == OFFLINE)
 
 
 def test_forged_future_scans_cannot_evict_the_real_snapshot(tmp_path: Path):

@@ -23,13 +23,14 @@ from classifier_node.decision import ScanDecider
 from classifier_node.evaluation import evaluate_photos, rows
 from classifier_node.model import IMAGENET_MEAN, Kind, Model
 from classifier_node.settings import ClassifierSettings, InputHints
-from scantalk.contract import FrameInfo
+from scantalk.contract import FrameInfo, Topics
 from scantalk.scene import TUXPAINT_FOOD, TUXPAINT_STAMPS, empty_scene, photo_frame
 from scantalk.settings import SettingError
 from testbench import CHECKOUT
 from testbench.bus import wait_online
 from testbench.custom_vision import AUTOML, LAYOUTS, build
 
+T = Topics("lane-1")
 EXPORT_AUTOML = CHECKOUT / "script" / "export_automl.py"
 GREY = np.full((48, 64, 3), 128, np.uint8)
 """The empty counter of the stand-ins: no colour stands out."""
@@ -57,7 +58,7 @@ def exported(folder: Path, *flags: str) -> Path:
 def send_frame(bus, data: bytes, frame_id: str) -> None:
     properties = Properties(PacketTypes.PUBLISH)
     properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
-    bus.client.publish("scantalk/lane-1/camera/frame", data, qos=0, properties=properties)
+    bus.client.publish(T.frame, data, qos=0, properties=properties)
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -221,12 +222,12 @@ def test_the_same_item_placed_twice_is_announced_twice_on_every_model_kind(
         for _ in range(count):
             send_frame(bus, frames[scene], f"f-{n}")
             bus.wait_for(
-                "scantalk/lane-1/classifier/prediction",
+                T.prediction,
                 lambda h, n=n: h.json()["frame_id"] == f"f-{n}",
             )
             n += 1
-    scans = [h.json() for h in bus.matching("scantalk/lane-1/scan")]
+    scans = [h.json() for h in bus.matching(T.scan)]
     assert [s["label"] for s in scans] == [label, label]
     assert nothing not in {a["label"] for s in scans for a in s["alternatives"]}
-    said = bus.matching("scantalk/lane-1/voice/say", lambda h: h.json()["kind"] != "earcon")
+    said = bus.matching(T.say, lambda h: h.json()["kind"] != "earcon")
     assert all(h.json()["scan_id"] for h in said)  # no "not sure", no question

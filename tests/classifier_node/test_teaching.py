@@ -11,11 +11,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from scantalk.contract import FrameInfo
+from scantalk.contract import FrameInfo, NodeName, Topics
 from scantalk.scene import TUXPAINT_FOOD, Stage, cutout, placement, stagings
 from testbench.bus import wait_online
 
-FRAME = "scantalk/lane-1/camera/frame"
+T = Topics("lane-1")
 POTATO = TUXPAINT_FOOD / "vegetables/potato.png"
 
 
@@ -36,9 +36,9 @@ def place(bus, item_photo: Path, staging_index: int, tag: str) -> None:
     ):
         properties = Properties(PacketTypes.PUBLISH)
         properties.UserProperty = FrameInfo(frame_id=f"{tag}-{i}").to_properties()
-        bus.client.publish(FRAME, jpeg, qos=0, properties=properties)
+        bus.client.publish(T.frame, jpeg, qos=0, properties=properties)
         bus.wait_for(
-            "scantalk/lane-1/classifier/prediction",
+            T.prediction,
             lambda h, i=i: h.json()["frame_id"] == f"{tag}-{i}",
         )
 
@@ -55,13 +55,13 @@ def scantalk(env: dict[str, str], *args: str) -> str:
 def reloads(bus, count: int) -> None:
     """Wait until the classifier has read its taught items `count` times."""
     bus.wait_for(
-        "scantalk/lane-1/classifier/stats",
+        T.stats(NodeName.CLASSIFIER),
         lambda h: h.json()["counters"].get("taught_reloads", 0) >= count,
     )
 
 
 def items_said(bus) -> list[str]:
-    said = bus.matching("scantalk/lane-1/voice/say", lambda h: h.json()["kind"] != "earcon")
+    said = bus.matching(T.say, lambda h: h.json()["kind"] != "earcon")
     return [h.json()["text"] for h in said]
 
 
@@ -71,19 +71,19 @@ def test_a_taught_item_is_announced_and_forget_silences_it(bus, node_env, start_
     wait_online(bus, "classifier")
 
     place(bus, POTATO, 0, "before")
-    assert not bus.matching("scantalk/lane-1/scan"), "a potato was named before it was taught"
+    assert not bus.matching(T.scan), "a potato was named before it was taught"
     assert items_said(bus) == ["Not sure, please hold the item still."]
 
     photos = teaching_photos(tmp_path / "potato-photos", POTATO)
     said = scantalk(node_env, "teach", "potato", str(photos), "--name", "Potato", "--plu", "4072")
     assert "taught potato (Potato) from 10 photos" in said
-    (change,) = bus.wait_for("scantalk/lane-1/classifier/taught")
+    (change,) = bus.wait_for(T.taught)
     assert (change.json()["label"], change.json()["action"]) == ("potato", "taught")
     reloads(bus, 1)
 
     for k in (1, 2, 3):
         place(bus, POTATO, k, f"taught-{k}")
-    scans = [h.json() for h in bus.matching("scantalk/lane-1/scan")]
+    scans = [h.json() for h in bus.matching(T.scan)]
     assert [(s["label"], s["display_name"], s["plu"]) for s in scans] == [
         ("potato", "Potato", "4072")
     ] * 3, "each placement of the taught potato is one scan"
@@ -92,7 +92,7 @@ def test_a_taught_item_is_announced_and_forget_silences_it(bus, node_env, start_
     scantalk(node_env, "forget", "potato")
     reloads(bus, 2)
     place(bus, POTATO, 0, "forgotten")
-    assert len(bus.matching("scantalk/lane-1/scan")) == 3, "a forgotten item was still named"
+    assert len(bus.matching(T.scan)) == 3, "a forgotten item was still named"
     assert items_said(bus)[-1] == "Not sure, please hold the item still."
 
 
@@ -128,7 +128,7 @@ def test_teaching_from_the_running_camera(bus, node_env, start_node, tmp_path):
     wait_online(bus, "camera")
     said = scantalk(node_env, "teach", "--from-camera", "onion", "--count", "5", "--plu", "4082")
     assert "taught onion (Onion) from 5 photos" in said
-    (change,) = bus.wait_for("scantalk/lane-1/classifier/taught")
+    (change,) = bus.wait_for(T.taught)
     assert change.json()["photos"] == 5
     catalog = (tmp_path / "data" / "taught" / "produce" / "catalog.csv").read_text()
     assert "onion,4082,yes" in catalog

@@ -25,6 +25,7 @@ from bridge.destinations import OUTPUT
 from scantalk.commands import manifest as manifest_command
 from scantalk.commands.broker_users import USERS, password_variable
 from scantalk.commands.stack import START_ORDER
+from scantalk.contract import NodeName, Topics
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.registry import nodes
 from testbench import CHECKOUT, wheel_env
@@ -529,7 +530,7 @@ def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_lo
             "HOME": str(tmp_path),
         }  # fmt: skip
         checkout = broker.login("checkout", values[password_variable("checkout")])
-        listener = Bus(broker.port, ["scantalk/#"], login=checkout)
+        listener = Bus(broker.port, ["scantalk/#"], login=checkout)  # the wire format, on purpose
         # From an empty folder: a setting the module env lacks must not come from the test's .env.
         (empty := tmp_path / "run").mkdir()
         with (tmp_path / f"{node}.log").open("wb") as log:
@@ -539,7 +540,7 @@ def test_a_module_installed_as_its_image_does_starts_on_the_manifests_env_and_lo
             )  # fmt: skip
         try:
             listener.wait_for(
-                f"scantalk/{values['SCANTALK_STATION']}/{node}/status",
+                Topics(values["SCANTALK_STATION"]).status(NodeName(node)),
                 lambda h: h.payload == b"online",
                 timeout=90,
             )

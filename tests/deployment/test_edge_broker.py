@@ -109,6 +109,7 @@ def publishers(edge: EdgeBroker) -> Iterator[dict[str, Publisher]]:
 @pytest.fixture
 def checkout(edge: EdgeBroker) -> Iterator[Bus]:
     """Third-party ears: they may read everything of the lane but its live frames."""
+    # the wire format, on purpose
     bus = Bus(edge.port, ["scantalk/#"], login=edge.login("checkout", PASSWORDS["checkout"]))
     yield bus
     bus.close()
@@ -232,6 +233,7 @@ def test_the_bridge_may_publish_every_discovery_config(publishers):
 
 def test_each_user_hears_what_it_may_read_and_nothing_else(edge, publishers):
     buses = {
+        # the wire format, on purpose
         user: Bus(edge.port, ["scantalk/#", "homeassistant/#"],
                   login=edge.login(user, PASSWORDS[user]))
         for user in USERS
@@ -300,6 +302,7 @@ def test_a_node_logs_in_as_its_user_and_works_under_the_acl(
 
 
 def test_a_node_with_the_ca_connects_over_tls(edge, start_node, tmp_path):
+    # the wire format, on purpose
     bus = Bus(edge.tls_port, ["scantalk/lane-tls/#"],
               login=edge.login("checkout", PASSWORDS["checkout"], tls=True))  # fmt: skip
     try:
@@ -387,6 +390,7 @@ def test_a_whole_lane_works_under_the_acl_each_node_as_its_user(
     record and speech, with every node logged in as its own user."""
     station = "lane-acl"
     lane = Topics(station)
+    # the wire format, on purpose
     hass = Bus(edge.port, [f"scantalk/{station}/#", "homeassistant/#"],
                login=edge.login("homeassistant", PASSWORDS["homeassistant"]))  # fmt: skip
     try:

@@ -9,14 +9,14 @@ import sys
 import threading
 import time
 
-from scantalk.contract import Guess, Scan
+from scantalk.contract import Guess, Scan, Topics
 from scantalk.processes import die_with_parent, stop_process
 from testbench import CHECKOUT
 from testbench.environ import clean_environ
 
+T = Topics("lane-1")
 EXAMPLE = CHECKOUT / "examples" / "checkout_listener.py"
-SCAN = "scantalk/lane-1/scan"
-LISTENING = "listening on $share/checkout/scantalk/+/scan"
+LISTENING = f"listening on $share/checkout/{Topics('+').scan}"
 
 
 def scan(scan_id: str, label: str, name: str, plu: str | None, confidence: float) -> bytes:
@@ -84,14 +84,14 @@ def test_listener_prints_each_scan_once_and_catches_up_after_a_restart(broker, b
     second = None
     try:
         first.wait_for(LISTENING)
-        bus.publish(SCAN, scan("scan-1", "banana", "Banana", "4011", 0.91))
+        bus.publish(T.scan, scan("scan-1", "banana", "Banana", "4011", 0.91))
         assert first.wait_for("Banana") == "lane-1: Banana - PLU 4011 (91%)"
 
         # QoS 1 is at least once: the same scan again is not a second banana. The next scan
         # arrives after it (one publisher, one subscriber: in order), so once that is printed
         # the repeat would have been too.
-        bus.publish(SCAN, scan("scan-1", "banana", "Banana", "4011", 0.91))
-        bus.publish(SCAN, scan("scan-2", "custard_apple", "Custard apple", None, 0.87))
+        bus.publish(T.scan, scan("scan-1", "banana", "Banana", "4011", 0.91))
+        bus.publish(T.scan, scan("scan-2", "custard_apple", "Custard apple", None, 0.87))
         no_plu = first.wait_for("Custard apple")
         assert no_plu == "lane-1: Custard apple - no PLU: weigh/key in (87%)"
         assert sum("Banana" in text for text in first.lines) == 1
@@ -99,14 +99,14 @@ def test_listener_prints_each_scan_once_and_catches_up_after_a_restart(broker, b
         # A weighed banana, then a second one added: the same scan at its next revision.
         weighed = {**json.loads(scan("scan-w", "banana", "Banana", "4011", 0.91)),
                    "unit": "kg", "weight_kg": 1.234}  # fmt: skip
-        bus.publish(SCAN, json.dumps(weighed).encode())
+        bus.publish(T.scan, json.dumps(weighed).encode())
         assert first.wait_for("1.234 kg") == "lane-1: Banana 1.234 kg - PLU 4011 (91%)"
-        bus.publish(SCAN, json.dumps({**weighed, "weight_kg": 1.456, "revision": 2}).encode())
+        bus.publish(T.scan, json.dumps({**weighed, "weight_kg": 1.456, "revision": 2}).encode())
         revised = first.wait_for("1.456 kg")
         assert revised == "lane-1: Banana 1.456 kg - PLU 4011 (91%), new weight"
 
         assert first.stop() == 0  # SIGTERM: a clean disconnect; the broker keeps the session
-        bus.publish(SCAN, scan("scan-3", "lemon", "Lemon", "4053", 0.95))  # while it is down
+        bus.publish(T.scan, scan("scan-3", "lemon", "Lemon", "4053", 0.95))  # while it is down
 
         second = Listener(broker.port)
         assert second.wait_for("Lemon") == "lane-1: Lemon - PLU 4053 (95%)"

@@ -145,7 +145,7 @@ def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
             SDL_AUDIODRIVER="disk",
             SDL_DISKAUDIOFILE=str(root / "speaker.raw"),
         )
-        bus = Bus(broker.port, ["scantalk/#"])
+        bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
         processes: dict[NodeName, subprocess.Popen[bytes]] = {}
         try:
             for name in NODES:

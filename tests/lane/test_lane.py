@@ -9,8 +9,10 @@ import sys
 from array import array
 from pathlib import Path
 
+from scantalk.contract import Topics
 from testbench.bus import wait_online
 
+T = Topics("lane-1")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -26,7 +28,7 @@ def test_banana_is_scanned_spoken_and_recorded_once(bus, node_env, start_node, p
     wait_online(bus, "bridge", "voice", "classifier")
     start_node("camera", node_env, **camera)
 
-    (scan_msg,) = bus.wait_for("scantalk/lane-1/scan")
+    (scan_msg,) = bus.wait_for(T.scan)
     scan = scan_msg.json()
     assert scan["schema"] == "scantalk.scan/1"
     assert (scan["label"], scan["display_name"], scan["plu"]) == ("banana", "Banana", "4011")
@@ -36,19 +38,17 @@ def test_banana_is_scanned_spoken_and_recorded_once(bus, node_env, start_node, p
     assert scan["frame_id"]
     scan_id = scan["scan_id"]
 
-    (say,) = bus.wait_for("scantalk/lane-1/voice/say", lambda h: h.json()["scan_id"] == scan_id)
+    (say,) = bus.wait_for(T.say, lambda h: h.json()["scan_id"] == scan_id)
     assert say.json()["text"] == "Banana"
 
-    (spoken,) = bus.wait_for(
-        "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
-    )
+    (spoken,) = bus.wait_for(T.spoken, lambda h: h.json()["scan_id"] == scan_id)
     assert spoken.json()["engine"] == "espeak-ng"
     samples = array("h", Path(node_env["SDL_DISKAUDIOFILE"]).read_bytes())
     assert len(samples) > 22050 * 0.3, "less than 0.3 s of audio reached the speaker"
     assert max(abs(s) for s in samples) > 3000, "the audio that reached the speaker is silent"
 
     bus.wait_for(
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",
     )
     listing = subprocess.run(
@@ -64,13 +64,13 @@ def test_banana_is_scanned_spoken_and_recorded_once(bus, node_env, start_node, p
     ]
 
     # The banana stays in view: many more frames of it, and still exactly one scan.
-    first_later = len(bus.matching("scantalk/lane-1/classifier/prediction"))
+    first_later = len(bus.matching(T.prediction))
     bus.wait_for(
-        "scantalk/lane-1/classifier/prediction",
+        T.prediction,
         lambda h: h.json()["top"][0]["label"] == "banana",
         count=first_later + 30,
     )
-    assert len(bus.matching("scantalk/lane-1/scan")) == 1
+    assert len(bus.matching(T.scan)) == 1
 
 
 def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weight(
@@ -85,15 +85,13 @@ def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weig
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")),
         SCANTALK_CAMERA_FPS="20", SCANTALK_CAMERA_DWELL="600",
     )  # fmt: skip
-    bus.wait_for("scantalk/lane-1/classifier/prediction", lambda h: h.json()["top"])
+    bus.wait_for(T.prediction, lambda h: h.json()["top"])
     scale.motion = False  # settled
 
-    (scan,) = bus.wait_for("scantalk/lane-1/scan")
+    (scan,) = bus.wait_for(T.scan)
     scan_id = scan.json()["scan_id"]
     assert (scan.json()["label"], scan.json()["weight_kg"]) == ("banana", 1.234)
-    (spoken,) = bus.wait_for(
-        "scantalk/lane-1/voice/spoken", lambda h: h.json()["scan_id"] == scan_id
-    )
+    (spoken,) = bus.wait_for(T.spoken, lambda h: h.json()["scan_id"] == scan_id)
     assert spoken.json()["text"] == "Banana, 1.2 kilos"
     samples = array("h", Path(node_env["SDL_DISKAUDIOFILE"]).read_bytes())
     assert spoken.json()["duration_ms"] > 1000, "too short for a name and a weight"
@@ -104,9 +102,9 @@ def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weig
     def of_scan(h):
         return h.json()["scan_id"] == scan_id
 
-    bus.wait_for("scantalk/lane-1/voice/spoken", of_scan, count=2)
+    bus.wait_for(T.spoken, of_scan, count=2)
     bus.wait_for(
-        "scantalk/lane-1/inventory/ack",
+        T.inventory_ack,
         lambda h: h.json()["scan_id"] == scan_id and h.json()["status"] == "delivered",
         count=2,
     )
@@ -118,5 +116,5 @@ def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weig
     assert [(r["scanId"], r["item"], r["quantity"], r["unit"], r["revision"]) for r in records] == [
         (scan_id, "banana", 1.456, "kg", 2)
     ]
-    texts = [h.json()["text"] for h in bus.matching("scantalk/lane-1/voice/spoken", of_scan)]
+    texts = [h.json()["text"] for h in bus.matching(T.spoken, of_scan)]
     assert texts == ["Banana, 1.2 kilos", "Banana, now 1.5 kilos"]

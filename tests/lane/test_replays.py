@@ -13,16 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scantalk.contract import SayRequest, Scan, TaughtAction, TaughtChange
+from scantalk.contract import NodeName, SayRequest, Scan, TaughtAction, TaughtChange, Topics
 from testbench.bus import Bus, wait_online
 
-SAY = "scantalk/lane-1/voice/say"
-SPOKEN = "scantalk/lane-1/voice/spoken"
-REPEAT = "scantalk/lane-1/voice/repeat"
-VOICE_STATS = "scantalk/lane-1/voice/stats"
-CONFIG = "scantalk/lane-1/classifier/config"
-STATE = "scantalk/lane-1/classifier/config/state"
-CLASSIFIER_STATS = "scantalk/lane-1/classifier/stats"
+T = Topics("lane-1")
+VOICE_STATS = T.stats(NodeName.VOICE)
+CLASSIFIER_STATS = T.stats(NodeName.CLASSIFIER)
 
 
 def dated(seconds_from_now: float) -> str:
@@ -32,7 +28,7 @@ def dated(seconds_from_now: float) -> str:
 
 def say(bus: Bus, text: str, *, station: str = "lane-1", retain: bool = False, **fields) -> None:
     request = SayRequest(station, text, "en", **fields)
-    bus.publish(SAY, request.to_json(), retain=retain)
+    bus.publish(T.say, request.to_json(), retain=retain)
 
 
 def counters(bus: Bus, stats: str, check) -> dict:
@@ -41,7 +37,7 @@ def counters(bus: Bus, stats: str, check) -> dict:
 
 
 def said(bus: Bus, text: str) -> list:
-    return bus.matching(SPOKEN, lambda h: h.json()["text"] == text)
+    return bus.matching(T.spoken, lambda h: h.json()["text"] == text)
 
 
 @pytest.fixture
@@ -54,7 +50,7 @@ def test_a_retained_say_is_not_spoken_at_start_however_recent_it_looks(bus, voic
     start_node("voice", voice_env)
     wait_online(bus, "voice")
     say(bus, "Lemon")
-    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Lemon")
+    bus.wait_for(T.spoken, lambda h: h.json()["text"] == "Lemon")
     counters(bus, VOICE_STATS, lambda c: c.get("say_retained") == 1)
     assert said(bus, "Retained banana") == []
 
@@ -68,19 +64,19 @@ def test_a_say_dated_long_ago_is_stale_and_one_from_a_clock_slightly_ahead_is_sp
     say(bus, "Banana from 20 s ago", time=dated(-20))
     say(bus, "Banana from an hour ahead", time=dated(3600))
     say(bus, "Banana from 30 s ahead", time=dated(30))  # another device's clock runs ahead
-    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Banana from 30 s ahead")
+    bus.wait_for(T.spoken, lambda h: h.json()["text"] == "Banana from 30 s ahead")
     found = counters(bus, VOICE_STATS, lambda c: c.get("stale") == 2)
     assert found.get("say_future") == 1
-    assert [h.json()["text"] for h in bus.matching(SPOKEN)] == ["Banana from 30 s ahead"]
+    assert [h.json()["text"] for h in bus.matching(T.spoken)] == ["Banana from 30 s ahead"]
 
 
 def test_a_say_for_another_station_is_refused_and_counted_by_reason(bus, voice_env, start_node):
     start_node("voice", voice_env)
     wait_online(bus, "voice")
     say(bus, "Lane two's banana", station="lane-2")
-    bus.publish(SAY, b"{not json")
+    bus.publish(T.say, b"{not json")
     say(bus, "Lemon")
-    bus.wait_for(SPOKEN, lambda h: h.json()["text"] == "Lemon")
+    bus.wait_for(T.spoken, lambda h: h.json()["text"] == "Lemon")
     found = counters(bus, VOICE_STATS, lambda c: c.get("rejected") == 2)
     assert (found.get("rejected_station"), found.get("rejected_contract")) == (1, 1)
     assert said(bus, "Lane two's banana") == []
@@ -95,7 +91,7 @@ def test_a_flood_of_says_is_limited_and_items_at_a_shoppers_pace_are_still_spoke
     for i in range(50):
         say(bus, f"Flood item {i}", scan_id=f"flood-{i}")
     for _ in range(5):  # presses take from the same limit
-        bus.publish(REPEAT, b"pressed")
+        bus.publish(T.repeat, b"pressed")
     taken_at_most = 4 + int(4 * (time.monotonic() - started)) + 1
     counters(bus, VOICE_STATS, lambda c: c.get("say_limited", 0) >= 55 - taken_at_most)
 
@@ -104,10 +100,10 @@ def test_a_flood_of_says_is_limited_and_items_at_a_shoppers_pace_are_still_spoke
         say(bus, item, scan_id=item)
         time.sleep(0.5)
     for item in ("Banana", "Lemon", "Broccoli"):
-        bus.wait_for(SPOKEN, lambda h, item=item: h.json()["scan_id"] == item)
-    flood = bus.matching(SPOKEN, lambda h: h.json()["text"].startswith("Flood item"))
+        bus.wait_for(T.spoken, lambda h, item=item: h.json()["scan_id"] == item)
+    flood = bus.matching(T.spoken, lambda h: h.json()["text"].startswith("Flood item"))
     assert len(flood) <= taken_at_most
-    heard = len(bus.matching(SPOKEN))
+    heard = len(bus.matching(T.spoken))
     final = counters(
         bus, VOICE_STATS, lambda c: c.get("spoken", 0) + c.get("interrupted", 0) >= heard
     )
@@ -126,10 +122,11 @@ def test_an_unsafe_retained_config_is_refused_at_start_and_counted(
     bus, node_env, start_node, unsafe
 ):
     payload = json.dumps({"schema": "scantalk.classifier-config/1", **unsafe}).encode()
-    bus.publish(CONFIG, payload, retain=True)
+    bus.publish(T.classifier_config, payload, retain=True)
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
-    state = bus.wait_for(STATE, lambda h: h.json()["error"] is not None)[0].json()
+    refused = bus.wait_for(T.classifier_config_state, lambda h: h.json()["error"] is not None)
+    state = refused[0].json()
     assert (state["threshold"], state["stable_frames"], state["empty_below"]) == (0.8, 2, 0.03)
     found = counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected") == 1)
     assert (found.get("rejected_config"), found.get("config_rejected")) == (1, 1)
@@ -139,7 +136,7 @@ def test_a_taught_change_for_another_station_is_refused(bus, node_env, start_nod
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
     elsewhere = TaughtChange("lane-2", "mango", TaughtAction.TAUGHT, "any-model", photos=5)
-    bus.publish("scantalk/lane-1/classifier/taught", elsewhere.to_json())
+    bus.publish(T.taught, elsewhere.to_json())
     found = counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected_station") == 1)
     assert found.get("rejected") == 1
     assert "taught_reloads" not in found
@@ -148,17 +145,17 @@ def test_a_taught_change_for_another_station_is_refused(bus, node_env, start_nod
 def test_a_scan_for_another_station_is_refused_by_the_camera(bus, node_env, start_node, photo_dir):
     folder = photo_dir("fruit/banana.png")
     start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20")
-    first, second = bus.wait_for("scantalk/lane-1/camera/frame", count=2)[:2]
+    first, second = bus.wait_for(T.frame, count=2)[:2]
 
     def scan(station: str, frame_id: str) -> Scan:
         return Scan(str(uuid.uuid4()), station, "banana", "Banana", "4011", 0.95, "m", frame_id, [])
 
     foreign = scan("lane-2", first.properties["frame_id"])  # a frame the camera still holds
-    bus.publish("scantalk/lane-1/scan", foreign.to_json())
+    bus.publish(T.scan, foreign.to_json())
     own = scan("lane-1", second.properties["frame_id"])
-    bus.publish("scantalk/lane-1/scan", own.to_json())
-    (snapshot,) = bus.wait_for("scantalk/lane-1/camera/snapshot")
+    bus.publish(T.scan, own.to_json())
+    (snapshot,) = bus.wait_for(T.snapshot)
     assert snapshot.properties["scan_id"] == own.scan_id
-    found = counters(bus, "scantalk/lane-1/camera/stats", lambda c: c.get("snapshots") == 1)
+    found = counters(bus, T.stats(NodeName.CAMERA), lambda c: c.get("snapshots") == 1)
     assert (found.get("rejected"), found.get("rejected_station")) == (1, 1)
-    assert len(bus.matching("scantalk/lane-1/camera/snapshot")) == 1
+    assert len(bus.matching(T.snapshot)) == 1

@@ -10,27 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from scantalk.contract import ContractError, Earcon, SayRequest
+from scantalk.contract import ContractError, Earcon, NodeName, SayRequest, Topics
 from scantalk.phrases import render, weight
 from testbench.bus import wait_online
 from voice_node.earcons import TONES
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
-SAY = "scantalk/lane-1/voice/say"
-SPOKEN = "scantalk/lane-1/voice/spoken"
+T = Topics("lane-1")
 LONG = "Granny Smith apple, " * 8
 
 
 def say(
     bus, text: str, kind: str = "item", language: str = "en", scan_id: str | None = None
 ) -> None:
-    bus.publish(SAY, SayRequest("lane-1", text, language, scan_id=scan_id, kind=kind).to_json())
+    bus.publish(T.say, SayRequest("lane-1", text, language, scan_id=scan_id, kind=kind).to_json())
 
 
 def spoken(bus, text: str, count: int = 1):
     return [
-        h.json() for h in bus.wait_for(SPOKEN, lambda h: h.json()["text"] == text.strip(), count)
+        h.json() for h in bus.wait_for(T.spoken, lambda h: h.json()["text"] == text.strip(), count)
     ]
 
 
@@ -63,7 +62,7 @@ def test_second_request_plays_from_the_cache_without_synthesis(bus, voice_env, s
     say(bus, "Lemon")
     assert spoken(bus, "Lemon", count=2)[1]["cache_hit"] is True
     bus.wait_for(
-        "scantalk/lane-1/voice/stats",
+        T.stats(NodeName.VOICE),
         lambda h: (
             h.json()["counters"].get("spoken") == 2 and h.json()["counters"]["synthesized"] == 1
         ),
@@ -124,9 +123,7 @@ def test_voice_node_with_unreachable_cloud_still_speaks(bus, voice_env, start_no
     wait_online(bus, "voice")
     say(bus, "Pomegranate")
     assert spoken(bus, "Pomegranate")[0]["engine"] == "espeak-ng"
-    bus.wait_for(
-        "scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("cloud_failures") == 1
-    )
+    bus.wait_for(T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("cloud_failures") == 1)
 
 
 def test_a_newer_scan_interrupts_a_stale_announcement(bus, voice_env, start_node):
@@ -158,49 +155,48 @@ def test_the_same_words_are_not_said_twice_within_the_cooldown(bus, voice_env, s
     say(bus, "Lemon")
     say(bus, "Banana")
     spoken(bus, "Banana")
-    bus.wait_for("scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("cooldown") == 1)
-    assert len(bus.matching(SPOKEN, lambda h: h.json()["text"] == "Lemon")) == 1
+    bus.wait_for(T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("cooldown") == 1)
+    assert len(bus.matching(T.spoken, lambda h: h.json()["text"] == "Lemon")) == 1
 
 
 def test_repeat_says_the_last_words_again_at_once_despite_the_cooldown(bus, voice_env, start_node):
-    repeat = "scantalk/lane-1/voice/repeat"
     unsure = render("unsure", "en")
     # An old press left retained on the broker is not a press (it would repeat at every start).
-    bus.publish(repeat, b"pressed", retain=True)
+    bus.publish(T.repeat, b"pressed", retain=True)
     start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
     wait_online(bus, "voice")
-    bus.publish(repeat, b"")  # any payload; nothing said yet, and the shopper hears so
+    bus.publish(T.repeat, b"")  # any payload; nothing said yet, and the shopper hears so
     spoken(bus, render("nothing", "en"))
     say(bus, "Lemon", scan_id="s-1")
     (first,) = spoken(bus, "Lemon")
-    bus.publish(repeat, b"pressed")  # well within the 60 s cooldown
+    bus.publish(T.repeat, b"pressed")  # well within the 60 s cooldown
     _, again = spoken(bus, "Lemon", count=2)
     assert again["scan_id"] == first["scan_id"] == "s-1"
     # A new item the lane is not sure of: "repeat" must not name the lemon before it.
     say(bus, unsure, kind="prompt")
     spoken(bus, unsure)
-    bus.publish(repeat, b"pressed")
+    bus.publish(T.repeat, b"pressed")
     spoken(bus, unsure, count=2)
     (stats,) = bus.wait_for(
-        "scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("repeats") == 2
+        T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("repeats") == 2
     )
     counters = stats.json()["counters"]
     assert (counters.get("repeat_retained"), counters.get("repeat_nothing")) == (1, 1)
-    assert len(bus.matching(SPOKEN, lambda h: h.json()["text"] == "Lemon")) == 2
+    assert len(bus.matching(T.spoken, lambda h: h.json()["text"] == "Lemon")) == 2
 
 
 def test_bad_requests_are_counted_not_spoken_and_the_voice_goes_on(bus, voice_env, start_node):
     start_node("voice", voice_env)
     wait_online(bus, "voice")
-    bus.publish(SAY, b"{not json")
+    bus.publish(T.say, b"{not json")
     say(bus, "   ")
     say(bus, "x" * 201)
     say(bus, "Banana", language="tlh-x-klingon")
     say(bus, "Banana", kind="shout")
     say(bus, "Lemon")
     spoken(bus, "Lemon")
-    bus.wait_for("scantalk/lane-1/voice/stats", lambda h: h.json()["counters"].get("rejected") == 5)
-    assert [h.json()["text"] for h in bus.matching(SPOKEN)] == ["Lemon"]
+    bus.wait_for(T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("rejected") == 5)
+    assert [h.json()["text"] for h in bus.matching(T.spoken)] == ["Lemon"]
 
 
 def test_startup_phrase_in_the_lane_language(bus, node_env, start_node):
@@ -249,7 +245,7 @@ def test_earcons_sound_at_once_over_words_and_are_never_cooled_down(bus, voice_e
     start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
     wait_online(bus, "voice")
     say(bus, LONG, scan_id="s-1")
-    bus.wait_for(SAY, lambda h: h.json()["text"] == LONG)
+    bus.wait_for(T.say, lambda h: h.json()["text"] == LONG)
     for placed in range(1, 4):  # a new placement each time: each is heard, cooldown or not
         say(bus, "detected", kind="earcon")
         chimes = spoken(bus, "detected", count=placed)
@@ -262,14 +258,13 @@ def test_earcons_sound_at_once_over_words_and_are_never_cooled_down(bus, voice_e
 
 
 def test_a_question_starts_with_its_earcon_and_repeat_asks_it_again(bus, voice_env, start_node):
-    repeat = "scantalk/lane-1/voice/repeat"
     asked = render("ask_2", "en", a="Lemon", b="Lime")
     start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="60")
     wait_online(bus, "voice")
     say(bus, asked, kind="prompt")
     (plain,) = spoken(bus, asked)
     say(bus, asked, kind="question")  # the cooldown holds the same words back...
-    bus.publish(repeat, b"pressed")  # ...but the shopper asked for them again
+    bus.publish(T.repeat, b"pressed")  # ...but the shopper asked for them again
     _, question = spoken(bus, asked, count=2)
     earcon_ms = 1000 * sum(seconds for _, seconds in TONES[Earcon.QUESTION])
     assert question["duration_ms"] - plain["duration_ms"] == pytest.approx(earcon_ms, abs=60)

@@ -18,13 +18,22 @@ from typing import IO
 import pytest
 
 from scantalk.commands.broker import free_port, port_open
-from scantalk.commands.stack import STABLE_S, Backoff, Lane, LaneError, lane_lock
-from scantalk.contract import OFFLINE, ONLINE, NodeName
+from scantalk.commands.stack import (
+    BROKER_STABLE_S,
+    STABLE_S,
+    Backoff,
+    Lane,
+    LaneError,
+    broker_delay,
+    lane_lock,
+)
+from scantalk.contract import OFFLINE, ONLINE, NodeName, Topics
 from scantalk.processes import stop_process
 from scantalk.settings import Settings
 from testbench.bus import Bus, wait_online
 from testbench.environ import clean_environ
 
+T = Topics("lane-1")
 NODES = ("bridge", "voice", "classifier", "camera")
 
 
@@ -53,11 +62,11 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
     try:
         first_line = up.stdout.readline()
         assert re.match(rf"broker: mqtt://127\.0\.0\.1:{port}$", first_line.strip())
-        bus = Bus(port, ["scantalk/#"])
-        (scan,) = bus.wait_for("scantalk/lane-1/scan")
+        bus = Bus(port, ["scantalk/#"])  # the wire format, on purpose
+        (scan,) = bus.wait_for(T.scan)
         assert scan.json()["label"] == "banana"  # the demo's first item
         # A flag given to `up` reaches the node it belongs to.
-        state = "scantalk/lane-1/classifier/config/state"
+        state = T.classifier_config_state
         bus.wait_for(state, lambda h: h.json()["stable_frames"] == 4)
 
         up.send_signal(signal.SIGINT)
@@ -67,7 +76,7 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
     assert up.returncode == 0, output
     assert "lane stopped" in output
     for node in ("camera", "classifier", "voice", "bridge"):
-        offline = bus.matching(f"scantalk/lane-1/{node}/status", lambda h: h.payload == b"offline")
+        offline = bus.matching(T.status(NodeName(node)), lambda h: h.payload == b"offline")
         assert offline, node
         assert f"node={node} station=lane-1 stopped" in output, f"{node} did not stop cleanly"
     assert not port_open("127.0.0.1", port), "the broker is still running"
@@ -152,13 +161,13 @@ def test_up_restarts_what_dies_and_runs_once_per_station_and_data_dir(tmp_path):
     bus = None
     try:
         output.wait_for(r"^lane is up", timeout=120)
-        bus = Bus(port, ["scantalk/#"])
+        bus = Bus(port, ["scantalk/#"])  # the wire format, on purpose
         wait_online(bus, *NODES)
 
         # The voice dies: a new voice process takes its place, and the lane stays up.
         _, started = output.wait_for(r"node voice started \(pid (\d+)\)")
         voice = int(started[1])
-        status = "scantalk/lane-1/voice/status"
+        status = T.status(NodeName.VOICE)
         mark, killed = output.mark(), time.monotonic()
         os.kill(voice, signal.SIGKILL)
         (offline,) = bus.wait_for(status, lambda h: h.payload == OFFLINE and h.received > killed)
@@ -185,7 +194,7 @@ def test_up_restarts_what_dies_and_runs_once_per_station_and_data_dir(tmp_path):
         for node in NODES:
             output.wait_for(rf"node={node} station=lane-1 online$", index)
         back = time.monotonic()
-        bus.wait_for("scantalk/lane-1/scan", lambda h: h.received > back)
+        bus.wait_for(T.scan, lambda h: h.received > back)
         assert up.poll() is None
 
         # A second lane for the same station and data directory is refused at once.
@@ -227,6 +236,13 @@ def test_restarts_wait_1_s_doubling_to_30_s_and_1_s_again_after_a_minute_up():
     assert [backoff.delay(uptime=2) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     assert backoff.delay(uptime=STABLE_S) == 1
     assert backoff.delay(uptime=5) == 2
+
+
+def test_a_broker_that_ran_is_restarted_at_once_however_often_and_one_dying_at_start_waits():
+    backoff = Backoff()
+    assert [broker_delay(backoff, uptime=BROKER_STABLE_S + 1) for _ in range(30)] == [0] * 30
+    assert [broker_delay(backoff, uptime=0.1) for _ in range(4)] == [1, 2, 4, 8]
+    assert broker_delay(backoff, uptime=BROKER_STABLE_S) == 0
 
 
 def test_a_node_that_exits_2_at_start_has_a_setting_error_and_stops_the_lane(tmp_path, caplog):
