@@ -1,9 +1,9 @@
 """`scantalk up`: a whole lane on one machine: the broker and the nodes as processes.
 
 `up` restarts whatever dies until Ctrl-C or SIGTERM: a node after a delay that doubles with each
-quick death, the broker (on its port and data directory) at once unless it died at start; only a node that fails at
-start on a setting error stops the lane. One lane per station and data directory: `up` holds
-a lock in the data directory for the lane's life."""
+quick death, the broker (on its port and data directory) at once unless it died at start. Only
+a node that fails at start on a setting error stops the lane. One lane per station and data
+directory: `up` holds a lock in the data directory for the lane's life."""
 
 from __future__ import annotations
 
