@@ -90,6 +90,10 @@ class SpeechWatch:
         return late
 
 
+DISCOVERY_EVERY_S = 10.0
+"""Home Assistant subscribes within a second of its birth; restarts closer than this are one."""
+
+
 class LaneWatch:
     def __init__(self, node: Node, settings: BridgeSettings, outbox: Outbox) -> None:
         self.node, self.settings = node, settings
@@ -103,8 +107,10 @@ class LaneWatch:
         node.add_worker(self.check)
         if settings.homeassistant:
             self.configs = discovery(settings.station, settings.discovery_prefix)
+            self.births = threading.Event()
             node.on_online(self.publish_discovery)
             node.subscribe(birth_topic(settings.discovery_prefix), self.on_homeassistant_status)
+            node.add_worker(self.answer_births)
 
     def publish_discovery(self) -> None:
         for topic, config in self.configs.items():
@@ -113,7 +119,18 @@ class LaneWatch:
 
     def on_homeassistant_status(self, message: Message) -> None:
         if message.payload.strip() == ONLINE:
-            self.publish_discovery()
+            self.births.set()
+            self.node.count("homeassistant_births")
+
+    def answer_births(self, stop: threading.Event) -> None:
+        """Publish the configs again after Home Assistant's birth, at most once every
+        `DISCOVERY_EVERY_S`: births in between are answered together at its end. Anyone who
+        may send a birth must not make the broker rewrite 26 retained configs per message."""
+        while not stop.is_set():
+            if self.births.wait(0.5):
+                self.births.clear()
+                self.publish_discovery()
+                stop.wait(DISCOVERY_EVERY_S)
 
     def on_say(self, message: Message) -> None:
         request = SayRequest.from_json(message.payload)

@@ -49,6 +49,10 @@ class Camera:
         node.subscribe(node.topics.classifier_config_state, self.on_classifier_config)
         # A weight change is news even where the camera sees none (a dark item, a dark counter).
         node.subscribe(node.topics.weight, self.on_weight)
+        self.last_snapshot: tuple[bytes, SnapshotInfo] | None = None
+        # The broker saves its store now and then, not per message: after its crash it may
+        # hold an older snapshot, or none.
+        node.on_online(self.publish_snapshot)
         gate = self.gate.settings if settings.camera_gate else "off"
         node.log.info(
             "source %s at up to %.1f fps; gate %s",
@@ -124,13 +128,14 @@ class Camera:
         if jpeg is None:
             self.node.count("snapshots_missing")
             return
-        info = SnapshotInfo(scan.scan_id, scan.label, scan.frame_id)
-        self.node.publish(
-            self.node.topics.snapshot,
-            jpeg,
-            user_properties=info.to_properties(),
-        )
+        self.last_snapshot = jpeg, SnapshotInfo(scan.scan_id, scan.label, scan.frame_id)
+        self.publish_snapshot()
         self.node.count("snapshots")
+
+    def publish_snapshot(self) -> None:
+        if self.last_snapshot:
+            jpeg, info = self.last_snapshot
+            self.node.publish(self.node.topics.snapshot, jpeg, user_properties=info.to_properties())
 
     def on_weight(self, message: Message) -> None:
         if message.payload and not message.retain:

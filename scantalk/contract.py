@@ -169,6 +169,13 @@ def _node(name: str) -> NodeName:
         raise ContractError(f"unknown node {name!r}; nodes are {nodes}") from None
 
 
+CONTROL_CHARACTERS = r"[\u0000-\u001f\u007f-\u009f]"
+"""No text of the contract holds a control character (NUL, escape, newline …): the voice would
+say or choke on it, and logs and terminals would be garbled or driven by it. As a JSON Schema
+(ECMA-262) pattern; `CONTROL` is the same for Python."""
+CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
 def limits(means: str | None = None, **keywords: Any) -> dict[str, Any]:
     """A field's limits beyond its type, as JSON Schema keywords (`minLength`, `maxLength`,
     `pattern`, `minimum`, `maximum`, `exclusiveMinimum`, `minItems`, `maxItems`), for
@@ -331,6 +338,11 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
             value.encode()
         except UnicodeEncodeError as exc:
             raise ContractError(f"{where}: not valid Unicode text") from exc
+        if control := CONTROL.search(value):
+            raise ContractError(
+                f"{where}: control character U+{ord(control[0]):04X} in text "
+                "(it would garble speech, logs and terminals)"
+            )
     return value
 
 

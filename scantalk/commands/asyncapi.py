@@ -28,6 +28,7 @@ from scantalk import contract
 from scantalk.channels import EACH_NODE, OUTSIDE, ROOT, STATUS, Channel, Use
 from scantalk.commands.broker_users import USERS, grants
 from scantalk.contract import (
+    CONTROL_CHARACTERS,
     MAX_ITEMS,
     MAX_TEXT,
     AckStatus,
@@ -75,7 +76,11 @@ Schema = dict[str, Any]
 # --- payload schemas: what `contract._convert` accepts, as JSON Schema -----------------------
 
 _SIMPLE: dict[Any, Schema] = {
-    str: {"type": "string", "maxLength": MAX_TEXT},
+    str: {
+        "type": "string",
+        "maxLength": MAX_TEXT,
+        "not": {"type": "string", "pattern": CONTROL_CHARACTERS},
+    },
     int: {"type": "integer"},
     float: {"type": "number"},  # an int is accepted as a float
     bool: {"type": "boolean"},
@@ -622,7 +627,8 @@ root `scantalk2/<station>/…` beside v1 for as long as a setting keeps v1 on, d
 own document.
 
 Times are UTC, RFC 3339 with milliseconds (`{EXAMPLE_TIME}`). Text fields hold at most
-{MAX_TEXT} characters and lists at most {MAX_ITEMS} entries. Frames and snapshots are plain JPEG,
+{MAX_TEXT} characters and no control characters (U+0000-U+001F, U+007F-U+009F), and lists at
+most {MAX_ITEMS} entries. Frames and snapshots are plain JPEG,
 their metadata in MQTT v5 user properties.
 
 MQTT client ids that start with `scantalk-` are reserved for the lane's own nodes and commands;

@@ -213,6 +213,8 @@ MALFORMED = [
     ("SayRequest", _say(kind="shout"), "unknown kind"),
     ("ClassifierConfig", _config(settle_frames=0), "settle_frames 0"),
     ("ClassifierConfig", _config(language="fr"), "a language without phrases"),
+    ("SayRequest", _say(text="Ba\x00nana"), "a NUL in text"),
+    ("Scan", _scan(display_name="\x1b[2JBanana"), "an escape sequence in a name"),
     ("Scan", _without(_scan(), "time"), "a scan without its time"),
     ("SayRequest", _without(_say(), "time"), "a speech request without its time"),
     ("ClassifierConfig", _config(settle_frames=1001), "settle_frames over the most"),
