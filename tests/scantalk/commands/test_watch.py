@@ -181,7 +181,8 @@ def test_text_from_the_bus_is_shown_as_it_is_never_as_markup_or_terminal_control
     state.on_message(LANE.scan, clear.to_json())
     text = screen_text(state)
     assert text.count("[/oops] [bold]Kiwi[/]") == 2
-    assert "\x1b" not in text and "Melon" not in text
+    assert "\x1b" not in text
+    assert "Melon" not in text
 
 
 # --- in a real terminal -----------------------------------------------------------------------
