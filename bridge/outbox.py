@@ -7,12 +7,13 @@ With no IoT Hub configured this database *is* the inventory record store.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from scantalk.contract import InventoryRecord, now_rfc3339
+from scantalk.contract import ContractError, InventoryRecord, now_rfc3339, printable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -27,6 +28,19 @@ CREATE INDEX IF NOT EXISTS accepted ON records (accepted_at);
 """
 REVISION = "coalesce(json_extract({}.body, '$.revision'), 1)"
 """A stored record's revision (records stored before revisions existed are revision 1)."""
+
+
+def stored_record(body: str) -> InventoryRecord:
+    """A stored record as the contract reads it. One stored before the contract refused
+    control characters in text is read with each shown as U+FFFD: it is still sent and listed,
+    never lost to a rule that came after it."""
+    try:
+        return InventoryRecord.from_json(body)
+    except ContractError:
+        cleaned = {
+            k: printable(v) if isinstance(v, str) else v for k, v in json.loads(body).items()
+        }
+        return InventoryRecord.from_dict(cleaned)
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,7 @@ class Outbox:
                 "ORDER BY accepted_at LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [StoredRecord(InventoryRecord.from_json(b), a, d, dest) for b, a, d, dest in rows]
+        return [StoredRecord(stored_record(b), a, d, dest) for b, a, d, dest in rows]
 
     def close(self) -> None:
         self._db.close()

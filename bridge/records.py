@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bridge.outbox import Outbox
+from scantalk.contract import printable
 
 
 def show_records(path: Path, pending_only: bool, as_json: bool) -> int:
@@ -25,9 +26,12 @@ def show_records(path: Path, pending_only: bool, as_json: bool) -> int:
                 f"{stored.destination} {stored.delivered_at}" if stored.delivered_at else "pending"
             )
             amount = "to weigh" if r.quantity is None else f"{r.quantity:g} {r.unit}"
+            # Records stored before the contract refused control characters may hold them.
             print(
-                f"{r.scanned_at}  {r.station_id}  {r.display_name:<20} plu={r.plu or '-':<5} "
-                f"{amount:<9} conf={r.confidence:.2f}  {r.scan_id}  {state}"
+                printable(
+                    f"{r.scanned_at}  {r.station_id}  {r.display_name:<20} plu={r.plu or '-':<5} "
+                    f"{amount:<9} conf={r.confidence:.2f}  {r.scan_id}  {state}"
+                )
             )
     finally:
         outbox.close()

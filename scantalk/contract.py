@@ -176,6 +176,12 @@ say or choke on it, and logs and terminals would be garbled or driven by it. As 
 CONTROL = re.compile(CONTROL_CHARACTERS)
 
 
+def printable(text: str) -> str:
+    """Text for a terminal or a log: each control character shown as U+FFFD, so text from the
+    bus or from an older store can neither garble nor drive the screen."""
+    return CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
 def limits(means: str | None = None, **keywords: Any) -> dict[str, Any]:
     """A field's limits beyond its type, as JSON Schema keywords (`minLength`, `maxLength`,
     `pattern`, `minimum`, `maximum`, `exclusiveMinimum`, `minItems`, `maxItems`), for

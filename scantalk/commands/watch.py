@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 import queue
-import re
 import signal
 import sys
 import threading
@@ -40,6 +39,7 @@ from scantalk.contract import (
     Unit,
     Weight,
     WeightStatus,
+    printable,
 )
 from scantalk.registry import Command
 from scantalk.settings import STATIONS, SettingError, Settings
@@ -60,7 +60,6 @@ UNKNOWN = "\N{EN DASH}"
 NODES = frozenset(node.value for node in NodeName)
 NODE_MARKS = {"online": ("●", "green"), "offline": ("○", "red")}
 """How a node's status looks; anything else is unknown."""
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Control characters: text from the bus never steers the terminal (an ESC would)."""
 
 GAUGES: dict[NodeName, tuple[str, ...]] = {
@@ -268,8 +267,8 @@ def _spoken_line(view: StationView) -> RenderableType:
     spoken = view.spoken
     if spoken is None:
         return line.append(UNKNOWN)
-    line.append(f"“{_printable(spoken.text)}”")
-    details = [_printable(spoken.engine), f"{spoken.latency_ms:.0f} ms"]
+    line.append(f"“{printable(spoken.text)}”")
+    details = [printable(spoken.engine), f"{spoken.latency_ms:.0f} ms"]
     if spoken.cache_hit:
         details.append("cached")
     if spoken.interrupted:
@@ -331,19 +330,15 @@ def _footer(state: WatchState) -> RenderableType:
     line.append(skipped, style="red" if state.malformed else "")
     line.append("   Ctrl-C quits", style="dim")
     if state.problem:
-        line.append(f"\nlast skipped: {_printable(state.problem)}", style="dim")
+        line.append(f"\nlast skipped: {printable(state.problem)}", style="dim")
     return line
-
-
-def _printable(text: str) -> str:
-    return CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
 def _plain(text: str, style: str = "") -> Text:
     """Text from the bus as it is: neither rich markup nor terminal control."""
     from rich.text import Text
 
-    return Text(_printable(text), style=style)
+    return Text(printable(text), style=style)
 
 
 def _number(value: float | None) -> str:
