@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import subprocess
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +142,39 @@ def test_image_api_answers_like_custom_vision(bus, node_env, start_node):
         urllib.request.urlopen(broken, timeout=30)
     assert error.value.code == 400
     assert "not a decodable image" in json.load(error.value)["error"]
+
+
+def threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.M)[1])  # type: ignore[index]
+
+
+def test_image_api_holds_idle_uploads_without_threads_and_takes_curls_data_binary(
+    bus, node_env, start_node, tmp_path
+):
+    port = free_port()
+    classifier = start_node("classifier", node_env, SCANTALK_HTTP_PORT=str(port))
+    wait_online(bus, "classifier")
+    photo = tmp_path / "banana.jpg"
+    photo.write_bytes(photo_jpeg("fruit/banana.png"))
+    url = f"http://127.0.0.1:{port}/image"
+    # curl's --data-binary calls any body a urlencoded form: the raw body is still the image.
+    curl = subprocess.run(["curl", "-sS", "--data-binary", f"@{photo}", url],
+                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert json.loads(curl.stdout)["predictions"][0]["tagName"] == "banana"
+
+    before = threads(classifier.pid)
+    half_sent = []
+    try:
+        for _ in range(300):  # uploads that stop after their first bytes, and stay open
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"POST /image HTTP/1.1\r\nHost: lane\r\nContent-Length: 99999\r\n\r\nxx")
+            half_sent.append(sock)
+        answer = urllib.request.urlopen(
+            urllib.request.Request(url, data=photo.read_bytes()), timeout=30
+        )
+        assert json.load(answer)["predictions"][0]["tagName"] == "banana"
+        assert threads(classifier.pid) <= before, "idle connections took threads"
+    finally:
+        for sock in half_sent:
+            sock.close()
