@@ -192,6 +192,15 @@ def test_template_keeps_state_on_the_host():
         assert binds == ["${SCANTALK_DATA_HOST_DIR}:/data"], module
 
 
+def test_every_container_rotates_its_log_on_edge_and_in_compose():
+    agent = desired(template())
+    for name, module in (*agent["systemModules"].items(), *agent["modules"].items()):
+        log = module["settings"]["createOptions"]["HostConfig"]["LogConfig"]
+        assert log == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}, name
+    for name, service in compose()["services"].items():
+        assert service["logging"]["options"] == {"max-size": "10m", "max-file": "3"}, name
+
+
 def test_template_holds_no_secrets_only_variables():
     text = TEMPLATE.read_text()
     assert "SharedAccessKey" not in text
