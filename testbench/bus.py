@@ -17,6 +17,8 @@ from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, FrameInfo, NodeName, Topics
 from scantalk.settings import Settings
 
+ACCEPTED, NOT_AUTHORIZED = "accepted", "not authorized"
+
 
 @dataclass(frozen=True)
 class Heard:
@@ -51,7 +53,14 @@ class Bus:
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
+
+        def on_connect(client: mqtt.Client, *_: object) -> None:
+            if topics:
+                client.subscribe([(t, 1) for t in topics])
+            else:
+                subscribed.set()
+
+        self.client.on_connect = on_connect
         self.client.reconnect_delay_set(0.1, 1)
         properties = None
         if persistent:
@@ -104,6 +113,16 @@ class Bus:
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(10)
+
+    def try_publish(self, topic: str, payload: bytes = b"x", retain: bool = False) -> str:
+        """Publish at QoS 1 and say what the PUBACK's reason code says: `ACCEPTED` (codes below
+        0x80: Mosquitto says 0x10 when no one subscribed), `NOT_AUTHORIZED` (0x87, how an MQTT 5
+        broker refuses a publish), or the code."""
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(10)
+        assert info.is_published(), f"no PUBACK for {topic}"
+        code = self.client.puback_code(info.mid)
+        return ACCEPTED if code < 0x80 else NOT_AUTHORIZED if code == 0x87 else hex(code)
 
     def send_frame(self, data: bytes, frame_id: str, station: str = "lane-1") -> None:
         """A frame as the camera sends it: QoS 0, its id in the MQTT v5 user properties."""

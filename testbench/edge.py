@@ -8,20 +8,19 @@ from __future__ import annotations
 import getpass
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 from scantalk.commands.broker import free_port, port_open
-from scantalk.connection import Client, mqtt_client
+from scantalk.connection import mqtt_client
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.settings import Settings
 from testbench import CHECKOUT
+from testbench.bus import Bus
 from testbench.hub import make_certificates
 
 EDGE_CONF = CHECKOUT / "mosquitto" / "edge.conf"
 ACL = CHECKOUT / "mosquitto" / "acl"
-ACCEPTED, NOT_AUTHORIZED = "accepted", "not authorized"
 """What the broker said to a publish (`Publisher.try_publish`)."""
 
 
@@ -121,33 +120,12 @@ def connack(settings: Settings, timeout: float = 10) -> str:
         client.loop_stop()
 
 
-class Publisher(Client):
-    """A user's client on the plain listener that publishes at QoS 1 and tells what the PUBACK's
-    reason code says: how an MQTT 5 broker refuses a publish ("not authorized", 0x87)."""
+class Publisher(Bus):
+    """A user's one connection to the plain listener (the broker makes a client's id its user
+    name, so a second one would take this one over): it publishes at QoS 1 and says what the
+    PUBACK's reason code says (`try_publish`), and hears `topics`."""
 
-    def __init__(self, broker: EdgeBroker, user: str, password: str) -> None:
-        super().__init__(f"test-{user}-{id(self)}")
-        self.username_pw_set(user, password)
-        connected = threading.Event()
-
-        def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object = None) -> None:
-            if rc == 0:
-                connected.set()
-
-        self.on_connect = on_connect
-        self.connect("127.0.0.1", broker.port)
-        self.loop_start()
-        assert connected.wait(10), f"{user} could not log in"
-
-    def try_publish(self, topic: str, payload: bytes = b"x", retain: bool = False) -> str:
-        """`ACCEPTED` (codes below 0x80: Mosquitto says 0x10 when no one subscribed),
-        `NOT_AUTHORIZED`, or the code."""
-        info = self.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(10)
-        assert info.is_published(), f"no PUBACK for {topic}"
-        code = self.puback_code(info.mid)
-        return ACCEPTED if code < 0x80 else NOT_AUTHORIZED if code == 0x87 else hex(code)
-
-    def close(self) -> None:
-        self.disconnect()
-        self.loop_stop()
+    def __init__(
+        self, broker: EdgeBroker, user: str, password: str, topics: list[str] | None = None
+    ) -> None:
+        super().__init__(broker.port, topics or [], login=broker.login(user, password))

@@ -24,12 +24,10 @@ from scantalk.connection import mqtt_client
 from scantalk.contract import ONLINE, NodeName, SayRequest, Scan, Topics
 from scantalk.settings import SettingError, Settings
 from testbench import CHECKOUT
-from testbench.bus import Bus
+from testbench.bus import ACCEPTED, NOT_AUTHORIZED, Bus
 from testbench.edge import (
-    ACCEPTED,
     ACL,
     EDGE_CONF,
-    NOT_AUTHORIZED,
     EdgeBroker,
     Publisher,
     connack,
@@ -98,21 +96,33 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeBroker]:
         yield broker
 
 
-@pytest.fixture(scope="module")
-def publishers(edge: EdgeBroker) -> Iterator[dict[str, Publisher]]:
-    clients = {user: Publisher(edge, user, PASSWORDS[user]) for user in USERS}
-    yield clients
-    for client in clients.values():
+class Users(dict[str, Publisher]):
+    """Each user's one connection, made when a test first uses it (the broker makes a client's
+    id its user name: a second connection of a user takes the first one over). Each hears the
+    lanes and Home Assistant's topics, as far as the ACL lets it."""
+
+    def __init__(self, edge: EdgeBroker) -> None:
+        super().__init__()
+        self.edge = edge
+
+    def __missing__(self, user: str) -> Publisher:
+        # the wire format, on purpose
+        self[user] = Publisher(self.edge, user, PASSWORDS[user], ["scantalk/#", "homeassistant/#"])
+        return self[user]
+
+
+@pytest.fixture
+def publishers(edge: EdgeBroker) -> Iterator[Users]:
+    users = Users(edge)
+    yield users
+    for client in users.values():
         client.close()
 
 
 @pytest.fixture
-def checkout(edge: EdgeBroker) -> Iterator[Bus]:
+def checkout(publishers: Users) -> Publisher:
     """Third-party ears: they may read everything of the lane but its live frames."""
-    # the wire format, on purpose
-    bus = Bus(edge.port, ["scantalk/#"], login=edge.login("checkout", PASSWORDS["checkout"]))
-    yield bus
-    bus.close()
+    return publishers["checkout"]
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -231,31 +241,22 @@ def test_the_bridge_may_publish_every_discovery_config(publishers):
         assert publishers["bridge"].try_publish(topic, b"", retain=True) == ACCEPTED, topic
 
 
-def test_each_user_hears_what_it_may_read_and_nothing_else(edge, publishers):
-    buses = {
-        # the wire format, on purpose
-        user: Bus(edge.port, ["scantalk/#", "homeassistant/#"],
-                  login=edge.login(user, PASSWORDS[user]))
-        for user in USERS
-    }  # fmt: skip
-    try:
-        writer = {topic: user for user, topics in WRITES.items() for topic in topics}
-        for topic in ALL:
-            assert publishers[writer[topic]].try_publish(topic, b"read check") == ACCEPTED
-        # The broker queued every message above for its readers before it acked it, and sends
-        # a reader's queue in order: once the last message reaches a reader, all before have.
-        for user, bus in buses.items():
-            if not READS[user]:  # reads nothing: checked once the others heard all
-                continue
-            last = READS[user][-1]
-            assert publishers[writer[last]].try_publish(last, b"last") == ACCEPTED
-            bus.wait_for(last, lambda h: h.payload == b"last")
-        for user, bus in buses.items():
-            heard = {h.topic for h in bus.heard if h.payload == b"read check"}
-            assert heard == set(READS[user]), user
-    finally:
-        for bus in buses.values():
-            bus.close()
+def test_each_user_hears_what_it_may_read_and_nothing_else(publishers):
+    buses = {user: publishers[user] for user in USERS}  # each user's one connection
+    writer = {topic: user for user, topics in WRITES.items() for topic in topics}
+    for topic in ALL:
+        assert buses[writer[topic]].try_publish(topic, b"read check") == ACCEPTED
+    # The broker queued every message above for its readers before it acked it, and sends a
+    # reader's queue in order: once the last message reaches a reader, all before have.
+    for user, bus in buses.items():
+        if not READS[user]:  # reads nothing: checked once the others heard all
+            continue
+        last = READS[user][-1]
+        assert buses[writer[last]].try_publish(last, b"last") == ACCEPTED
+        bus.wait_for(last, lambda h: h.payload == b"last")
+    for user, bus in buses.items():
+        heard = {h.topic for h in bus.heard if h.payload == b"read check"}
+        assert heard == set(READS[user]), user
 
 
 def test_the_camera_cannot_publish_a_scan(publishers, checkout):
