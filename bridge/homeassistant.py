@@ -18,6 +18,13 @@ from typing import Any
 
 from scantalk.channels import Channel, Use
 from scantalk.contract import OFFLINE, ONLINE, Answer, ClassifierConfig, NodeName, Question, Topics
+from scantalk.counters import (
+    BridgeCounter,
+    CameraCounter,
+    ClassifierCounter,
+    NodeCounter,
+    VoiceCounter,
+)
 from scantalk.phrases import PHRASES
 from scantalk.settings import Settings
 
@@ -81,7 +88,7 @@ def config_topic(prefix: str, component: str, station: str, object_id: str) -> s
     )
 
 
-def _stats(topics: Topics, node: NodeName, key: str, missing: str = "0") -> Config:
+def _stats(topics: Topics, node: NodeName, key: NodeCounter, missing: str = "0") -> Config:
     """State from a node's periodic stats: one of its counters (0 until counted) or gauges
     (`None`, Home Assistant's "unknown", while there is nothing to measure)."""
     return {
@@ -184,7 +191,7 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "name": "Scans today",
                 "icon": "mdi:counter",
                 "state_class": "total_increasing",
-                **_stats(topics, bridge, "scans_today"),
+                **_stats(topics, bridge, BridgeCounter.SCANS_TODAY),
             },
             (bridge,),
         ),
@@ -205,7 +212,7 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "device_class": "duration",
                 "unit_of_measurement": "ms",
                 "state_class": "measurement",
-                **_stats(topics, classifier, "inference_ms", missing="'None'"),
+                **_stats(topics, classifier, ClassifierCounter.INFERENCE_MS, missing="'None'"),
                 **diagnostic,
             },
             (classifier,),
@@ -216,7 +223,7 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "icon": "mdi:camera-burst",
                 "unit_of_measurement": "frames/min",
                 "state_class": "measurement",
-                **_stats(topics, camera, "frames_per_minute"),
+                **_stats(topics, camera, CameraCounter.FRAMES_PER_MINUTE),
                 **diagnostic,
             },
             (camera,),
@@ -227,7 +234,7 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "icon": "mdi:tray-full",
                 "unit_of_measurement": "records",
                 "state_class": "measurement",
-                **_stats(topics, bridge, "outbox_pending"),
+                **_stats(topics, bridge, BridgeCounter.OUTBOX_PENDING),
                 **diagnostic,
             },
             (bridge,),
@@ -239,8 +246,8 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "state_class": "total_increasing",
                 "state_topic": topics.stats(voice),
                 "value_template": (
-                    "{{ (value_json.counters.cloud_failures | default(0))"
-                    " + (value_json.counters.cloud_timeouts | default(0)) }}"
+                    f"{{{{ (value_json.counters.{VoiceCounter.CLOUD_FAILURES} | default(0))"
+                    f" + (value_json.counters.{VoiceCounter.CLOUD_TIMEOUTS} | default(0)) }}}}"
                 ),
                 **diagnostic,
             },
@@ -253,8 +260,8 @@ def entities(topics: Topics) -> dict[tuple[str, str], tuple[Config, tuple[NodeNa
                 "device_class": "problem",
                 "state_topic": topics.stats(bridge),
                 "value_template": (
-                    "{{ 'ON' if value_json.counters.announcements_failing | default(0) "
-                    "else 'OFF' }}"
+                    f"{{{{ 'ON' if value_json.counters.{BridgeCounter.ANNOUNCEMENTS_FAILING}"
+                    " | default(0) else 'OFF' }}"
                 ),
                 **diagnostic,
             },

@@ -24,6 +24,7 @@ from bridge.homeassistant import birth_topic, discovery
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
 from scantalk.contract import ONLINE, SayRequest, Spoken
+from scantalk.counters import BridgeCounter
 from scantalk.runtime import Message, Node
 
 OVERDUE_S = 5.0
@@ -98,9 +99,11 @@ class LaneWatch:
     def __init__(self, node: Node, settings: BridgeSettings, outbox: Outbox) -> None:
         self.node, self.settings = node, settings
         self.speech = SpeechWatch()
-        node.measure("announcements_failing", lambda: int(self.speech.failing))
-        node.count("speech_overdue", 0)  # shown as 0, not as unknown, until it happens
-        node.measure("scans_today", lambda: outbox.count_since(midnight_utc(settings.timezone)))
+        node.measure(BridgeCounter.ANNOUNCEMENTS_FAILING, lambda: int(self.speech.failing))
+        node.count(BridgeCounter.SPEECH_OVERDUE, 0)  # shown as 0, not as unknown, until it happens
+        node.measure(
+            BridgeCounter.SCANS_TODAY, lambda: outbox.count_since(midnight_utc(settings.timezone))
+        )
         # QoS 0: requests made while the bridge was away are not this watch's business.
         node.subscribe(node.topics.say, self.on_say)
         node.subscribe(node.topics.spoken, self.on_spoken)
@@ -115,12 +118,12 @@ class LaneWatch:
     def publish_discovery(self) -> None:
         for topic, config in self.configs.items():
             self.node.publish(topic, json.dumps(config).encode())
-        self.node.count("discovery_published")
+        self.node.count(BridgeCounter.DISCOVERY_PUBLISHED)
 
     def on_homeassistant_status(self, message: Message) -> None:
         if message.payload.strip() == ONLINE:
             self.births.set()
-            self.node.count("homeassistant_births")
+            self.node.count(BridgeCounter.HOMEASSISTANT_BIRTHS)
 
     def answer_births(self, stop: threading.Event) -> None:
         """Publish the configs again after Home Assistant's birth, at most once every
@@ -149,7 +152,7 @@ class LaneWatch:
         while not stop.wait(0.5):
             late = self.speech.overdue(time.monotonic())
             if late:
-                self.node.count("speech_overdue", late)
+                self.node.count(BridgeCounter.SPEECH_OVERDUE, late)
                 self.node.log.error(
                     "%d speech request(s) not spoken within %.0f s: is the voice working?",
                     late, OVERDUE_S,

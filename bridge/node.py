@@ -25,6 +25,7 @@ from scantalk.contract import (
     Scan,
     Topics,
 )
+from scantalk.counters import BridgeCounter
 from scantalk.runtime import Delivery, Message, Node, Refused
 
 MAX_BACKOFF_S = 60
@@ -46,7 +47,7 @@ class Bridge:
         self.wake = threading.Event()
         self.accepting = threading.Lock()
         pending = self.outbox.count(pending_only=True)
-        node.gauge("outbox_pending", pending)
+        node.gauge(BridgeCounter.OUTBOX_PENDING, pending)
         node.log.info(
             "mode %s (device %s): scans from %s; outbox %s with %d pending",
             self.destination.mode, self.destination.device_id, scan_filter(settings),
@@ -74,15 +75,15 @@ class Bridge:
         with self.accepting:  # `queued` goes out before the forwarder can say `delivered`
             if not self.outbox.add(record):
                 # A scan published again (the classifier had no ack yet) gets its state again.
-                self.node.count("duplicates")
+                self.node.count(BridgeCounter.DUPLICATES)
                 done = self.outbox.delivered(scan.scan_id)
                 state = AckStatus.DELIVERED if done else AckStatus.QUEUED
                 self.ack(scan.station, scan.scan_id, state, revision=scan.revision)
                 return
             self.ack(scan.station, scan.scan_id, AckStatus.QUEUED, revision=scan.revision)
             pending = self.outbox.count(pending_only=True)
-        self.node.count("accepted" if scan.revision == 1 else "revisions")
-        self.node.gauge("outbox_pending", pending)
+        self.node.count(BridgeCounter.ACCEPTED if scan.revision == 1 else BridgeCounter.REVISIONS)
+        self.node.gauge(BridgeCounter.OUTBOX_PENDING, pending)
         self.node.stats_soon()  # scans today and the outbox, for Home Assistant
         if pending >= NEAR_FULL * self.settings.outbox_max:
             # Still accepted: a scan is never dropped, but someone must look at the uplink.
@@ -120,7 +121,7 @@ class Bridge:
                 try:
                     self.destination.send(record)
                 except Exception as exc:
-                    self.node.count("send_failures")
+                    self.node.count(BridgeCounter.SEND_FAILURES)
                     self.node.log.warning(
                         "sending %s failed (%s); retry in %.0f s", record.scan_id, exc, backoff
                     )
@@ -129,11 +130,11 @@ class Bridge:
                     break
                 backoff = 1.0
                 self.outbox.mark_delivered(record, self.destination.name)
-                self.node.count("delivered")
+                self.node.count(BridgeCounter.DELIVERED)
                 self.ack(record.station_id, record.scan_id, AckStatus.DELIVERED,
                          revision=record.revision)  # fmt: skip
             # Once a batch, not once a record: counting is off the per-record path.
-            self.node.gauge("outbox_pending", self.outbox.count(pending_only=True))
+            self.node.gauge(BridgeCounter.OUTBOX_PENDING, self.outbox.count(pending_only=True))
             self.node.stats_soon()
 
 

@@ -21,6 +21,7 @@ from scantalk.contract import (
     Weight,
     now_rfc3339,
 )
+from scantalk.counters import CameraCounter
 from scantalk.latency import Window
 from scantalk.runtime import Message, Node, Refused
 
@@ -43,7 +44,7 @@ class Camera:
         self.snapshots = Snapshots(settings.data_dir / "snapshots", SNAPSHOTS_KEPT)
         self.run_id = f"{int(time.time()):x}"
         self.sent = Window(60)
-        node.measure("frames_per_minute", self.sent.count)
+        node.measure(CameraCounter.FRAMES_PER_MINUTE, self.sent.count)
         node.add_worker(self.capture)
         node.subscribe(node.topics.scan, self.on_scan)
         node.subscribe(node.topics.classifier_config_state, self.on_classifier_config)
@@ -68,8 +69,8 @@ class Camera:
             frame = self.source.read()
             if frame is None:
                 failures += 1
-                self.node.count("read_errors")
-                self.node.gauge("source_up", 0)
+                self.node.count(CameraCounter.READ_ERRORS)
+                self.node.gauge(CameraCounter.SOURCE_UP, 0)
                 if failures == 1:
                     self.node.log.warning(
                         "source %s gives no frames; retrying", self.settings.camera_source
@@ -79,9 +80,9 @@ class Camera:
                 continue
             if failures:
                 self.node.log.info("source back after %d failed reads", failures)
-                self.node.count("reconnects")
+                self.node.count(CameraCounter.RECONNECTS)
                 failures = 0
-            self.node.gauge("source_up", 1)
+            self.node.gauge(CameraCounter.SOURCE_UP, 1)
             now = time.monotonic()
             verdict = (
                 self.gate.check(frame, now)
@@ -92,7 +93,7 @@ class Camera:
                 sequence += 1
                 self.publish(frame, f"{self.run_id}-{sequence}", verdict)
             else:
-                self.node.count("frames_gated")
+                self.node.count(CameraCounter.FRAMES_GATED)
             next_tick = max(next_tick + interval, time.monotonic())
             stop.wait(next_tick - time.monotonic())
         self.source.close()
@@ -114,7 +115,7 @@ class Camera:
             user_properties=info.to_properties(),
         )
         self.snapshots.remember(frame_id, jpeg)
-        self.node.count("frames" if sent.rc == 0 else "frames_unsent")
+        self.node.count(CameraCounter.FRAMES if sent.rc == 0 else CameraCounter.FRAMES_UNSENT)
         if sent.rc == 0:
             self.sent.add()
 
@@ -126,11 +127,11 @@ class Camera:
             return  # a new weight of a scan whose snapshot is already out
         jpeg = self.snapshots.keep_for(scan.scan_id, scan.frame_id)
         if jpeg is None:
-            self.node.count("snapshots_missing")
+            self.node.count(CameraCounter.SNAPSHOTS_MISSING)
             return
         self.last_snapshot = jpeg, SnapshotInfo(scan.scan_id, scan.label, scan.frame_id)
         self.publish_snapshot()
-        self.node.count("snapshots")
+        self.node.count(CameraCounter.SNAPSHOTS)
 
     def publish_snapshot(self) -> None:
         if self.last_snapshot:
@@ -141,7 +142,7 @@ class Camera:
         if message.payload and not message.retain:
             Weight.from_json(message.payload)  # only a weight wakes the camera
             self.gate.wake()
-            self.node.count("woken")
+            self.node.count(CameraCounter.WOKEN)
 
     def on_classifier_config(self, message: Message) -> None:
         """Send as many settle frames as the classifier's decision needs, as it says now."""

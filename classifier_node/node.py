@@ -41,6 +41,7 @@ from scantalk.contract import (
     Weight,
     now_rfc3339,
 )
+from scantalk.counters import ClassifierCounter
 from scantalk.latency import Window
 from scantalk.phrases import question, render, weight
 from scantalk.runtime import Delivery, Message, Node, Refused
@@ -75,11 +76,11 @@ class Classifier:
         """This placement's scan of an item sold by weight: a new weight revises it."""
         self.questions = Questions()
         self.journal = Journal(settings.journal_path, settings.journal_max)
-        node.measure("journal_pending", self.journal.pending)
+        node.measure(ClassifierCounter.JOURNAL_PENDING, self.journal.pending)
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
         self.inference = Window(60)
-        node.measure("inference_ms", self.inference.median)
+        node.measure(ClassifierCounter.INFERENCE_MS, self.inference.median)
         node.log.info(
             "model %s (%s, %d labels, %d taught%s): %s; %s",
             self.model.name, self.model.kind, len(self.model.labels),
@@ -99,6 +100,9 @@ class Classifier:
         node.add_worker(self.expire_questions)
         node.add_worker(self.publish_overdue)
         node.on_online(self.publish_config)
+        # A teach run with the classifier's login on the edge broker takes its connection for
+        # a moment (one connection per user): its news may have come while we were away.
+        node.on_online(self.model.reload_taught)
         node.on_online(lambda: self.publish_again(everything=True))
         if settings.http_port:
             api = ImageApi(
@@ -120,7 +124,7 @@ class Classifier:
         reading = self.model.read(self.model.decode(message.payload))
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.inference.add(elapsed_ms)
-        self.node.count("frames")
+        self.node.count(ClassifierCounter.FRAMES)
         self.node.publish(
             self.node.topics.prediction,
             Prediction(
@@ -206,17 +210,17 @@ class Classifier:
             time.monotonic() + self.settings.answer_timeout,
         )
         if self.questions.open(asked):
-            self.node.count("questions_cancelled")
+            self.node.count(ClassifierCounter.QUESTIONS_CANCELLED)
         self.node.publish(self.node.topics.question, asked.question)
         self.say(text[: SayRequest.MAX_TEXT], kind=SayKind.QUESTION)
-        self.node.count("questions")
+        self.node.count(ClassifierCounter.QUESTIONS)
         self.node.log.info(
             "question %s: %s", asked.question.question_id, ", ".join(g.label for g in offered)
         )
 
     def cancel_question(self, why: str) -> None:
         if cancelled := self.questions.close():
-            self.node.count("questions_cancelled")
+            self.node.count(ClassifierCounter.QUESTIONS_CANCELLED)
             self.node.log.info("question %s closed: %s", cancelled.question.question_id, why)
 
     def expire_questions(self, stop: threading.Event) -> None:
@@ -225,10 +229,10 @@ class Classifier:
         while not stop.wait(0.2):
             with self._deciding:
                 if self.unweighed and time.monotonic() >= self.unweighed.deadline:
-                    self.node.count("scans_unweighed")
+                    self.node.count(ClassifierCounter.SCANS_UNWEIGHED)
                     self.weigh_now(None)
             if expired := self.questions.expired(time.monotonic()):
-                self.node.count("questions_unanswered")
+                self.node.count(ClassifierCounter.QUESTIONS_UNANSWERED)
                 self.node.log.info("question %s: no answer", expired.question.question_id)
                 self.say(render("lookup", self.language), kind=SayKind.PROMPT)
 
@@ -240,9 +244,9 @@ class Classifier:
         answer = Answer.from_json(message.payload)
         Refused.check_station(answer.station, message.topic, "answer")
         asked = self.questions.take(answer, time.monotonic())
-        self.node.count("answers")
+        self.node.count(ClassifierCounter.ANSWERS)
         if answer.choice is None:
-            self.node.count("answers_none")
+            self.node.count(ClassifierCounter.ANSWERS_NONE)
             self.say(render("lookup", self.language), kind=SayKind.PROMPT)
             return
         ranked = asked.ask.candidates
@@ -255,7 +259,7 @@ class Classifier:
             before = set(self.model.prototypes.labels)
             learning.learn(self.model, answer.choice, asked.ask, asked.question.question_id)
             if answer.choice in set(self.model.prototypes.labels) - before:
-                self.node.count("learned")
+                self.node.count(ClassifierCounter.LEARNED)
                 self.node.log.info("learned %s from shoppers' answers", answer.choice)
 
     def on_taught(self, message: Message) -> None:
@@ -263,7 +267,7 @@ class Classifier:
         change = TaughtChange.from_json(message.payload)
         Refused.check_station(change.station, message.topic, "taught")
         self.model.reload_taught()
-        self.node.count("taught_reloads")
+        self.node.count(ClassifierCounter.TAUGHT_RELOADS)
         self.node.log.info(
             "%s %s; taught items now: %s",
             change.action, change.label, ", ".join(self.model.prototypes.labels) or "none",
@@ -331,7 +335,7 @@ class Classifier:
         else:
             text = render("chosen" if question_id else "item", language, item=scan.display_name)
         self.say(text, scan_id=scan.scan_id)
-        self.node.count("scans")
+        self.node.count(ClassifierCounter.SCANS)
         self.node.log.info(
             "scan %s: %s (%.2f, %s%s)", scan.scan_id, scan.label, scan.confidence,
             scan.decided_by, f", {scan.weight_kg} kg" if scan.weight_kg else "",
@@ -342,7 +346,7 @@ class Classifier:
         (not the item as a new one)."""
         revised = dataclasses.replace(scan, weight_kg=kg, revision=scan.revision + 1)
         self.weighed_scan = self.publish_kept(revised)
-        self.node.count("revisions")
+        self.node.count(ClassifierCounter.REVISIONS)
         self.node.log.info("scan %s: revision %d, %s kg", scan.scan_id, revised.revision, kg)
         if self.settings.say_weight:
             text = render("reweighed", self.language, item=scan.display_name,
@@ -353,7 +357,7 @@ class Classifier:
         """Journal a scan, then publish it: it is kept until the bridge acknowledges it."""
         scan, dropped = self.journal.add(scan)
         if dropped:
-            self.node.count("journal_dropped", dropped)
+            self.node.count(ClassifierCounter.JOURNAL_DROPPED, dropped)
             self.node.log.error(
                 "the journal's bound (%d scans) let the %d oldest unacknowledged go: is the "
                 "bridge running?", self.journal.bound, dropped,
@@ -366,14 +370,14 @@ class Classifier:
         ack = InventoryAck.from_json(message.payload)
         Refused.check_station(ack.station, message.topic, "ack")
         if self.journal.acknowledged(ack.scan_id, ack.revision):
-            self.node.count("acknowledged")
+            self.node.count(ClassifierCounter.ACKNOWLEDGED)
 
     def publish_again(self, everything: bool = False) -> None:
         """Publish again the scans whose ack is overdue, or all not yet acknowledged (after a
         reconnect: the broker may have lost them)."""
         for unacked in self.journal.due(everything):
             self.node.publish(self.node.topics.scan, unacked.scan)
-            self.node.count("scans_republished")
+            self.node.count(ClassifierCounter.SCANS_REPUBLISHED)
 
     def publish_overdue(self, stop: threading.Event) -> None:
         while not stop.wait(1):
@@ -396,7 +400,7 @@ class Classifier:
             }
             language = change.language or self.language
         except (ContractError, SettingError) as exc:
-            self.node.count("config_rejected")
+            self.node.count(ClassifierCounter.CONFIG_REJECTED)
             request_id = ClassifierConfig.text_of(message.payload, "request_id") or None
             self.publish_config(error=str(exc), request_id=request_id)
             # Logged and counted in `rejected` and `rejected_config` by the runtime.

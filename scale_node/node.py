@@ -17,6 +17,7 @@ import serial
 from scale_node.protocol import MAX_FRAME, PROTOCOLS, Protocol, ProtocolError, Reading
 from scale_node.settings import ScaleSettings
 from scantalk.contract import NodeName, Weight, WeightStatus
+from scantalk.counters import ScaleCounter
 from scantalk.runtime import Node
 from scantalk.settings import SettingError
 
@@ -140,7 +141,7 @@ class Scale:
 
     def parse(self, frame: bytes) -> Reading | None:
         if not frame:
-            self.node.count("scale_silent")
+            self.node.count(ScaleCounter.SCALE_SILENT)
             return None
         try:
             if not frame.endswith(self.protocol.end):
@@ -149,12 +150,12 @@ class Scale:
             if reading.status is WeightStatus.OK and reading.weight_kg is None:
                 raise ProtocolError(f"a valid status without a weight: {frame!r}")
         except ProtocolError as exc:
-            self.node.count("garbage")
+            self.node.count(ScaleCounter.GARBAGE)
             if not self._garbled:
                 self.node.log.warning("the scale on %s sends garbage: %s", self.port, exc)
                 self._garbled = True
             return None
-        self.node.count("readings")
+        self.node.count(ScaleCounter.READINGS)
         return reading
 
     def offer(self, reading: Reading, now: float) -> None:
@@ -169,7 +170,7 @@ class Scale:
         if self._lost:
             return
         self._lost = True
-        self.node.count("scale_lost")
+        self.node.count(ScaleCounter.SCALE_LOST)
         self.node.log.warning(
             "no scale on %s: %s; trying again, up to every %.0f s", self.port, reason, MAX_BACKOFF_S
         )
@@ -180,7 +181,7 @@ class Scale:
         kg = None if reading.weight_kg is None else round(reading.weight_kg, 4)
         weight = Weight(self.settings.station, kg, reading.stable, reading.status)
         self.node.publish(self.node.topics.weight, weight)
-        self.node.count("published")
+        self.node.count(ScaleCounter.PUBLISHED)
 
 
 def main(settings: ScaleSettings) -> None:

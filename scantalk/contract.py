@@ -851,7 +851,7 @@ class InventoryRecord(Payload):
     """One scan as an inventory record: the body the bridge sends to IoT Hub (camelCase keys)."""
 
     SCHEMA: ClassVar[str] = "scantalk.inventory-record/1"
-    NEWER: ClassVar[tuple[str, ...]] = ("decided_by", "question_id", "revision")
+    NEWER: ClassVar[tuple[str, ...]] = ("decided_by", "question_id", "revision", "seq")
     """Fields that records made before them lack: not required of a record."""
     scan_id: str = field(metadata=ID)
     """Unique id of the scan; also the IoT Hub message id, so the hub side can drop a repeated
@@ -885,6 +885,8 @@ class InventoryRecord(Payload):
     revision: int = field(default=1, metadata=limits(minimum=1, maximum=Scan.MAX_REVISION))
     """The scan's revision: a later one (a new weight) replaces an earlier one of its
     `scan_id`."""
+    seq: int | None = field(default=None, metadata=limits(minimum=1))
+    """The station's sequence number of the scan: the hub side sees a gap as a missing one."""
 
     def validate(self) -> None:
         if self.unit == Unit.EACH and self.quantity != 1:
@@ -915,6 +917,7 @@ class InventoryRecord(Payload):
             confidence=scan.confidence,
             scanned_at=scan.time,
             model=scan.model,
+            seq=scan.seq,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from paho.mqtt.properties import Properties
 from scantalk.channels import CHANNELS, STATUS, Channel, channel_of
 from scantalk.connection import mqtt_client
 from scantalk.contract import OFFLINE, ONLINE, ContractError, NodeName, Payload, Stats, Topics
+from scantalk.counters import CounterName, RuntimeCounter
 from scantalk.logs import setup_logging
 from scantalk.settings import Settings
 
@@ -119,7 +120,7 @@ class _Subscription:
             except queue.Full:
                 try:  # keep the newest: drop the oldest waiting message
                     self._queue.get_nowait()
-                    self.node.count("dropped")
+                    self.node.count(RuntimeCounter.DROPPED)
                 except queue.Empty:
                     pass
 
@@ -237,16 +238,17 @@ class Node:
             topic, data, qos=channel.qos, retain=channel.retain, properties=properties
         )
 
-    def count(self, key: str, n: int = 1) -> None:
+    def count(self, key: CounterName, n: int = 1) -> None:
+        """Add `n` to a counter: names are in `scantalk.counters`, one enum per node."""
         with self._lock:
             self._counters[key] += n
 
-    def gauge(self, key: str, value: float) -> None:
+    def gauge(self, key: CounterName, value: float) -> None:
         """A level rather than a count (e.g. records waiting), reported with the counters."""
         with self._lock:
             self._gauges[key] = value
 
-    def measure(self, key: str, read: Callable[[], float | None]) -> None:
+    def measure(self, key: CounterName, read: Callable[[], float | None]) -> None:
         """A gauge read when stats go out (e.g. frames in the last minute), so it falls when
         nothing happens, too; None leaves it out (nothing measured)."""
         self._measures[key] = read
@@ -257,7 +259,7 @@ class Node:
             try:
                 value = read()
             except Exception:  # a gauge that cannot be read must not take the node down
-                self.count("measure_errors")
+                self.count(RuntimeCounter.MEASURE_ERRORS)
                 self.log.exception("could not measure %s", key)
                 continue
             if value is not None:
@@ -285,11 +287,11 @@ class Node:
             # Counted twice: `rejected` in all, and `rejected_<reason>` by why (`Refused`).
             reason = getattr(exc, "reason", None) or Refused.CONTRACT
             with self._lock:
-                self._counters["rejected"] += 1
-                self._counters[f"rejected_{reason}"] += 1
+                self._counters[RuntimeCounter.REJECTED] += 1
+                self._counters[RuntimeCounter.rejected(reason)] += 1
             self.log.warning("rejected message on %s (%s): %s", message.topic, reason, exc)
         except Exception:
-            self.count("errors")
+            self.count(RuntimeCounter.ERRORS)
             if fatal:
                 self.log.critical(
                     "could not take a message on %s; exiting unacknowledged", message.topic,
@@ -388,7 +390,7 @@ class Node:
             ]
             was_hung, self._hung = self._hung, bool(stuck)  # before publishing: see _on_connect
             if stuck and not was_hung:
-                self.count("hung")
+                self.count(RuntimeCounter.HUNG)
                 self.log.error(
                     "handler for %s stuck over %.0f s: offline", stuck[0], self._hung_after_s
                 )
@@ -427,7 +429,7 @@ class Node:
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         # paho calls this from inside its `except OSError`, without the error: take it there.
         reason = sys.exc_info()[1] or "no reason given"
-        self.count("connect_failures")
+        self.count(RuntimeCounter.CONNECT_FAILURES)
         self.log.warning(
             "cannot reach the broker at %s:%d (%s); retrying",
             self.settings.mqtt_host, self.settings.mqtt_port, reason,
@@ -437,7 +439,7 @@ class Node:
         self, _client: mqtt.Client, _userdata: object, rc: object, _props: object = None
     ) -> None:
         if not self.stop_event.is_set():
-            self.count("disconnects")
+            self.count(RuntimeCounter.DISCONNECTS)
             self.log.warning("lost the broker (%s); reconnecting", rc)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:

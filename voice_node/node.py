@@ -6,6 +6,7 @@ import threading
 import time
 
 from scantalk.contract import ContractError, Earcon, NodeName, SayKind, SayRequest, Spoken
+from scantalk.counters import VoiceCounter
 from scantalk.phrases import render
 from scantalk.runtime import HUNG_S, Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
@@ -70,7 +71,7 @@ class Voice:
 
     def on_say(self, message: Message) -> None:
         if message.retain:  # an old request kept on the broker: it would be said at each start
-            self.node.count("say_retained")
+            self.node.count(VoiceCounter.SAY_RETAINED)
             return
         request = SayRequest.from_json(message.payload)
         Refused.check_station(request.station, message.topic, "say")
@@ -80,7 +81,7 @@ class Voice:
         if not self.fresh(request, message.received):
             return
         if not self.limit.take(message.received):
-            self.node.count("say_limited")
+            self.node.count(VoiceCounter.SAY_LIMITED)
             return
         with self._asking:
             if request.kind is SayKind.EARCON:
@@ -95,8 +96,9 @@ class Voice:
         """Whether a request is recent enough to say (`SayRequest.unsaid_because`); counted
         as `stale` or `say_future` if not, and a clock far ahead is logged, so someone sets up
         NTP."""
-        reason = request.unsaid_because(time.monotonic() - received)
-        if reason == "say_future":
+        why = request.unsaid_because(time.monotonic() - received)
+        reason = None if why is None else VoiceCounter(why)  # `say_future` or `stale`
+        if reason is VoiceCounter.SAY_FUTURE:
             self.node.log.warning(
                 "say dated %.0f s ahead of this clock: not said; are the lane's clocks synced?",
                 -request.age_s(),
@@ -110,15 +112,15 @@ class Voice:
         not. A retained press is an old one (it would repeat at every start): ignored. Presses
         take from the same rate limit as say requests."""
         if message.retain:
-            self.node.count("repeat_retained")
+            self.node.count(VoiceCounter.REPEAT_RETAINED)
             return
         if not self.limit.take(message.received):
-            self.node.count("say_limited")
+            self.node.count(VoiceCounter.SAY_LIMITED)
             return
         with self._asking:
             if self.last_words and message.received - self.last_words[1] < REPEAT_WITHIN_S:
                 last = self.last_words[0]
-                self.node.count("repeats")
+                self.node.count(VoiceCounter.REPEATS)
                 # A question is asked again as a question; anything else comes at once.
                 kind = SayKind.QUESTION if last.kind is SayKind.QUESTION else SayKind.ITEM
                 self.speak(
@@ -126,7 +128,7 @@ class Voice:
                     message.received, repeat=True,
                 )  # fmt: skip
                 return
-            self.node.count("repeat_nothing")
+            self.node.count(VoiceCounter.REPEAT_NOTHING)
             # The lane's language may have changed live: the last request knows it.
             language = self.last_words[0].language if self.last_words else self.settings.language
             self.speak(render("nothing", language), language, SayKind.PROMPT, None,
@@ -144,7 +146,7 @@ class Voice:
         audio = self.speech.audio(text, language)
 
         def done(latency_ms: float, duration_ms: float, interrupted: bool) -> None:
-            self.node.count("interrupted" if interrupted else "spoken")
+            self.node.count(VoiceCounter.INTERRUPTED if interrupted else VoiceCounter.SPOKEN)
             spoken = Spoken(
                 station=self.settings.station, text=text, engine=audio.engine,
                 cache_hit=audio.cache_hit, latency_ms=round(latency_ms, 1),
@@ -155,7 +157,7 @@ class Voice:
         lead = self.earcons[Earcon.QUESTION] if kind is SayKind.QUESTION else None
         utterance = Utterance(audio.wav, text, kind, received, done, lead)
         if not self.player.submit(utterance, repeat):
-            self.node.count("cooldown")
+            self.node.count(VoiceCounter.COOLDOWN)
             self.node.log.info("not repeating %r within the cooldown", text)
 
     def chime(self, earcon: Earcon, received: float) -> None:
@@ -163,7 +165,7 @@ class Voice:
         text) tells when the shopper heard that the lane saw something."""
 
         def done(latency_ms: float, duration_ms: float, _interrupted: bool) -> None:
-            self.node.count("earcons")
+            self.node.count(VoiceCounter.EARCONS)
             spoken = Spoken(
                 station=self.settings.station, text=earcon, engine="earcon", cache_hit=True,
                 latency_ms=round(latency_ms, 1), duration_ms=round(duration_ms, 1),

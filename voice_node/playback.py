@@ -32,6 +32,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from scantalk.contract import SayKind
+from scantalk.counters import VoiceCounter
 
 RATE, CHANNELS = 22050, 1
 """espeak-ng's own format (and the one Azure Speech is asked for), so nothing is resampled."""
@@ -87,7 +88,9 @@ class Utterance:
 
 
 class Player:
-    def __init__(self, data_dir: Path, cooldown_s: float, count: Callable[[str], None]) -> None:
+    def __init__(
+        self, data_dir: Path, cooldown_s: float, count: Callable[[VoiceCounter], None]
+    ) -> None:
         self.cooldown_s, self.count = cooldown_s, count
         out = data_dir / "speaker.raw"
         if os.environ.get("SDL_AUDIODRIVER") == "disk":
@@ -129,7 +132,7 @@ class Player:
                 return False
             self._last_text, self._last_submitted = utterance.text, now
             if self._waiting is not None:
-                self.count("superseded")
+                self.count(VoiceCounter.SUPERSEDED)
                 if self._waiting.kind is SayKind.ITEM and utterance.kind is not SayKind.ITEM:
                     return True  # a prompt never displaces an item waiting to be said
             self._waiting = utterance
@@ -159,7 +162,7 @@ class Player:
             try:
                 self._play(utterance, stop)
             except (pygame.error, OSError) as exc:  # e.g. a cache file gone or damaged
-                self.count("play_errors")
+                self.count(VoiceCounter.PLAY_ERRORS)
                 log.warning("could not play %s: %s", utterance.wav, exc)
             with self._cond:
                 self._playing = None
@@ -208,7 +211,7 @@ class Player:
             sound = self._sound(chime.wav)
             pygame.mixer.Channel(CHIMES).play(sound)
         except (pygame.error, OSError) as exc:
-            self.count("play_errors")
+            self.count(VoiceCounter.PLAY_ERRORS)
             log.warning("could not play %s: %s", chime.wav, exc)
             return
         self._idle_since = time.monotonic() + sound.get_length()

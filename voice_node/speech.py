@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scantalk.counters import VoiceCounter
 from voice_node.azure_speech import AzureSpeech
 from voice_node.cache import AudioCache
 from voice_node.espeak import Espeak, SynthesisError
@@ -29,7 +30,7 @@ class Audio:
 
 
 class Speech:
-    def __init__(self, settings: VoiceSettings, count: Callable[[str], None]) -> None:
+    def __init__(self, settings: VoiceSettings, count: Callable[[VoiceCounter], None]) -> None:
         self.count = count
         self.offline = Espeak(settings.speech_rate, settings.speech_volume)
         self.cloud: AzureSpeech | None = None
@@ -76,7 +77,7 @@ class Speech:
         except SynthesisError:
             staged.unlink(missing_ok=True)
             raise
-        self.count("synthesized")
+        self.count(VoiceCounter.SYNTHESIZED)
         return Audio(self.cache.put(key, staged), self.offline.name, cache_hit=False)
 
     def _from_cloud(self, key: str, text: str, language: str) -> Path | None:
@@ -86,16 +87,16 @@ class Speech:
         try:
             future.result(timeout=self.deadline)
         except concurrent.futures.TimeoutError:
-            self.count("cloud_timeouts")
+            self.count(VoiceCounter.CLOUD_TIMEOUTS)
             self._pause_cloud(f"slower than {self.deadline:.2f} s")
             future.add_done_callback(lambda f: self._late(f, key, staged))
             return None
         except Exception as exc:
-            self.count("cloud_failures")
+            self.count(VoiceCounter.CLOUD_FAILURES)
             self._pause_cloud(str(exc))
             staged.unlink(missing_ok=True)
             return None
-        self.count("synthesized")
+        self.count(VoiceCounter.SYNTHESIZED)
         return self.cache.put(key, staged)
 
     def _pause_cloud(self, why: str) -> None:

@@ -41,6 +41,7 @@ from scantalk.contract import (
     WeightStatus,
     printable,
 )
+from scantalk.counters import BridgeCounter, CameraCounter, ClassifierCounter, NodeCounter
 from scantalk.registry import Command
 from scantalk.settings import STATIONS, SettingError, Settings
 
@@ -62,17 +63,21 @@ NODE_MARKS = {"online": ("●", "green"), "offline": ("○", "red")}
 """How a node's status looks; anything else is unknown."""
 """Control characters: text from the bus never steers the terminal (an ESC would)."""
 
-GAUGES: dict[NodeName, tuple[str, ...]] = {
-    NodeName.CAMERA: ("frames_per_minute",),
-    NodeName.CLASSIFIER: ("inference_ms",),
-    NodeName.BRIDGE: ("outbox_pending", "speech_overdue", "announcements_failing"),
+GAUGES: dict[NodeName, tuple[NodeCounter, ...]] = {
+    NodeName.CAMERA: (CameraCounter.FRAMES_PER_MINUTE,),
+    NodeName.CLASSIFIER: (ClassifierCounter.INFERENCE_MS,),
+    NodeName.BRIDGE: (
+        BridgeCounter.OUTBOX_PENDING,
+        BridgeCounter.SPEECH_OVERDUE,
+        BridgeCounter.ANNOUNCEMENTS_FAILING,
+    ),
 }
 """The stats counters shown, by the node whose `…/stats` carries them."""
-GAUGE_LABELS = {
-    "frames_per_minute": "frames/min",
-    "inference_ms": "inference ms",
-    "outbox_pending": "outbox",
-    "speech_overdue": "speech not heard",
+GAUGE_LABELS: dict[NodeCounter, str] = {
+    CameraCounter.FRAMES_PER_MINUTE: "frames/min",
+    ClassifierCounter.INFERENCE_MS: "inference ms",
+    BridgeCounter.OUTBOX_PENDING: "outbox",
+    BridgeCounter.SPEECH_OVERDUE: "speech not heard",
 }
 
 
@@ -175,7 +180,7 @@ class WatchState:
 
     def _stats(self, station: str, node: NodeName, stats: Stats) -> None:
         wanted = GAUGES.get(node, ())
-        values = {name: stats.counters[name] for name in wanted if name in stats.counters}
+        values: dict[str, Any] = {n: stats.counters[n] for n in wanted if n in stats.counters}
         for name, value in values.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ContractError(f"stats counter {name} is not a number: {str(value)[:40]!r}")
@@ -251,8 +256,9 @@ def _gauges_line(view: StationView) -> RenderableType:
     for name, label in GAUGE_LABELS.items():
         value = view.gauges.get(name)
         # Work waiting is worth a glance; shoppers not hearing announcements now is an alarm.
-        style = "yellow" if value and name == "outbox_pending" else ""
-        if name == "speech_overdue" and view.gauges.get("announcements_failing"):
+        style = "yellow" if value and name is BridgeCounter.OUTBOX_PENDING else ""
+        failing = view.gauges.get(BridgeCounter.ANNOUNCEMENTS_FAILING)
+        if name is BridgeCounter.SPEECH_OVERDUE and failing:
             style = "bold red"
         line.append(f"{label} ", style="bold")
         line.append(_number(value), style=style)

@@ -20,10 +20,12 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import cv2
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -522,7 +524,14 @@ def scan_is_recorded(lane: Lane) -> None:
         text=True,
         check=True,
     )
-    assert scan.scan_id in {json.loads(line)["scanId"] for line in listing.stdout.splitlines()}
+    records = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert scan.scan_id in {r["scanId"] for r in records}
+    # Whatever the fuzzing got stored is a record the hub side may rely on: every one holds to
+    # the published record schema (the listing adds where and when it was delivered).
+    schema = json.loads((files("scantalk") / "schemas" / "inventory-record.json").read_text())
+    for record in records:
+        body = {k: v for k, v in record.items() if k not in ("deliveredAt", "destination")}
+        jsonschema.validate(body, schema)
 
 
 def say_is_spoken(lane: Lane, attempts: int = 10) -> None:

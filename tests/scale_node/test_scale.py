@@ -12,6 +12,7 @@ import pytest
 from scale_node.protocol import PROTOCOLS, ProtocolError
 from scantalk.catalog import Catalog, Product
 from scantalk.contract import Topics, Weight, WeightStatus
+from scantalk.counters import ScaleCounter
 from scantalk.model_folder import ModelFolder
 from scantalk.settings import DEFAULT_MODEL_DIR, SettingError
 from testbench.bus import Bus, wait_online
@@ -177,7 +178,7 @@ def test_a_scale_unplugged_mid_placement_is_reported_once_and_found_again(
     lost = wait_weight(bus, lambda w: w.status is WeightStatus.NO_SCALE)
     assert lost.weight_kg is None
     assert not lost.stable
-    bus.wait_for(T.stats("scale"), lambda h: h.json()["counters"].get("scale_lost") == 1)
+    bus.wait_for(T.stats("scale"), lambda h: h.json()["counters"].get(ScaleCounter.SCALE_LOST) == 1)
     scale.kg = 0.7
     scale.plug()
     wait_weight(bus, lambda w: w.weight_kg == 0.7)
@@ -194,9 +195,11 @@ def test_garbage_and_silence_are_counted_reported_once_and_never_fatal(
     wait_weight(bus, lambda w: w.status is OK)
     scale.garbage = b"\x00\xffNOISE\r\n\x03" * 3
     wait_weight(bus, lambda w: w.status is WeightStatus.NO_SCALE)
-    bus.wait_for(T.stats("scale"), lambda h: h.json()["counters"].get("garbage", 0) >= 3)
+    bus.wait_for(T.stats("scale"), lambda h: h.json()["counters"].get(ScaleCounter.GARBAGE, 0) >= 3)
     scale.garbage, scale.silent = None, True
-    bus.wait_for(T.stats("scale"), lambda h: h.json()["counters"].get("scale_silent", 0) >= 3)
+    bus.wait_for(
+        T.stats("scale"), lambda h: h.json()["counters"].get(ScaleCounter.SCALE_SILENT, 0) >= 3
+    )
     scale.silent, scale.kg = False, 2.5
     wait_weight(bus, lambda w: w.weight_kg == 2.5)
 
@@ -204,7 +207,7 @@ def test_garbage_and_silence_are_counted_reported_once_and_never_fatal(
     log = (tmp_path / "scale.log").read_text()
     assert log.count("no scale on") == 1, log  # silence after garbage: one outage, told once
     counters = bus.matching(T.stats("scale"))[-1].json()["counters"]
-    assert counters["scale_lost"] == 1
+    assert counters[ScaleCounter.SCALE_LOST] == 1
 
 
 def test_a_scale_that_never_answers_is_no_scale_after_the_deadline(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from scantalk.contract import OFFLINE, ONLINE, NodeName, Topics
+from scantalk.counters import RuntimeCounter
 from scantalk.runtime import Node
 from scantalk.settings import Settings
 from testbench.bus import wait_online
@@ -22,7 +23,7 @@ def test_a_node_whose_handler_is_stuck_shows_offline_until_it_works_again(broker
         wait_online(bus, "voice")
         bus.publish(Topics("lane-1").repeat, b"press")  # the handler never returns by itself
         bus.wait_for(status, lambda h: h.payload == OFFLINE)
-        assert node.counters()["hung"] == 1
+        assert node.counters()[RuntimeCounter.HUNG] == 1
         release.set()
         bus.wait_for(status, lambda h: h.payload == ONLINE, count=2)
     finally:

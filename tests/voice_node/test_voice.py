@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scantalk.contract import ContractError, Earcon, NodeName, SayRequest, Topics
+from scantalk.counters import VoiceCounter
 from scantalk.phrases import render, weight
 from testbench.bus import wait_online
 from voice_node.earcons import TONES
@@ -80,7 +81,7 @@ def test_cache_is_keyed_by_engine_voice_language_and_text_and_survives_restarts(
     assert slower.audio("Banana", "en").cache_hit is False
     restarted = Speech(settings, synthesized.append)
     assert restarted.audio("Banana", "en").cache_hit is True
-    assert synthesized == ["synthesized"] * 3
+    assert synthesized == [VoiceCounter.SYNTHESIZED] * 3
 
 
 def test_cache_stays_within_its_bound(tmp_path):
@@ -99,9 +100,11 @@ def test_cloud_that_cannot_be_reached_falls_back_to_espeak(tmp_path):
     audio = speech.audio("Pineapple", "en")
     assert audio.engine == "espeak-ng"
     assert audio.wav.stat().st_size > 1000
-    assert counts.count("cloud_failures") == 1
+    assert counts.count(VoiceCounter.CLOUD_FAILURES) == 1
     assert speech.audio("Melon", "en").engine == "espeak-ng"
-    assert counts.count("cloud_failures") == 1, "the cloud was asked again straight after failing"
+    assert counts.count(VoiceCounter.CLOUD_FAILURES) == 1, (
+        "the cloud was asked again straight after failing"
+    )
     speech.close()
 
 
@@ -112,7 +115,7 @@ def test_cloud_slower_than_the_deadline_gives_way_to_espeak(tmp_path):
     )
     speech = Speech(settings, counts.append)
     assert speech.audio("Broccoli", "en").engine == "espeak-ng"
-    assert counts.count("cloud_timeouts") == 1
+    assert counts.count(VoiceCounter.CLOUD_TIMEOUTS) == 1
     speech.close()
 
 

@@ -10,10 +10,8 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -32,6 +30,7 @@ from scantalk.processes import stop_process
 from scantalk.settings import Settings
 from testbench.bus import Bus, wait_online
 from testbench.environ import clean_environ
+from testbench.output import Output
 
 T = Topics("lane-1")
 NODES = ("bridge", "voice", "classifier", "camera")
@@ -90,53 +89,6 @@ def test_up_runs_the_demo_lane_and_ctrl_c_stops_everything(tmp_path):
         said = [line for line in output.splitlines() if "no sound card: audio goes to" in line]
         assert len(said) == 1, output
         assert (tmp_path / "data" / "speaker.raw").stat().st_size > 0
-
-
-class Output:
-    """What a process prints, line by line as it comes (a thread reads it)."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self.ended = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.ended = True
-            self._cond.notify_all()
-
-    def wait_for(self, pattern: str, start: int = 0, timeout: float = 60) -> tuple[int, re.Match]:
-        """The first line from `start` on that `pattern` matches: its index and the match."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for index in range(start, len(self.lines)):
-                    if found := re.search(pattern, self.lines[index]):
-                        return index, found
-                start = max(start, len(self.lines))
-                left = deadline - time.monotonic()
-                if self.ended or left <= 0:
-                    raise AssertionError(
-                        f"no line matching {pattern!r} ({'ended' if self.ended else 'timed out'})"
-                        f":\n{self.text()}"
-                    )
-                self._cond.wait(left)
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.lines)
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 def alive(pid: int) -> bool:

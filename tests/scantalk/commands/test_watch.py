@@ -33,6 +33,7 @@ from scantalk.contract import (
     Weight,
     WeightStatus,
 )
+from scantalk.counters import BridgeCounter, CameraCounter, ClassifierCounter
 from scantalk.processes import die_with_parent, stop_process
 from testbench.environ import clean_environ
 
@@ -84,7 +85,11 @@ def test_the_state_follows_nodes_scans_gauges_and_speech():
     assert view.nodes == {NodeName.CAMERA: "online", NodeName.VOICE: "offline"}
     assert [s.scan_id for s in view.scans] == ["s1", "s2"]
     assert view.acks == {"s1": AckStatus.DELIVERED}
-    assert view.gauges == {"frames_per_minute": 600, "inference_ms": 12.5, "outbox_pending": 2}
+    assert view.gauges == {
+        CameraCounter.FRAMES_PER_MINUTE: 600,
+        ClassifierCounter.INFERENCE_MS: 12.5,
+        BridgeCounter.OUTBOX_PENDING: 2,
+    }
     assert view.spoken is not None
     assert view.spoken.text == "Lemon"
     assert state.malformed == 0
@@ -92,8 +97,8 @@ def test_the_state_follows_nodes_scans_gauges_and_speech():
     # The latest stats are a node's whole story; an empty retained status is a cleared one.
     state.on_message(LANE.stats(NodeName.BRIDGE), stats(NodeName.BRIDGE, speech_overdue=1))
     state.on_message(LANE.status(NodeName.VOICE), b"")
-    assert view.gauges["speech_overdue"] == 1
-    assert "outbox_pending" not in view.gauges
+    assert view.gauges[BridgeCounter.SPEECH_OVERDUE] == 1
+    assert BridgeCounter.OUTBOX_PENDING not in view.gauges
     assert NodeName.VOICE not in view.nodes
 
 
