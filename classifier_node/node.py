@@ -6,6 +6,7 @@ the scans of items sold by weight."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import uuid
@@ -79,6 +80,7 @@ class Classifier:
         node.measure(ClassifierCounter.JOURNAL_PENDING, self.journal.pending)
         self.language = settings.language
         """Of announcements: a setting, changeable live on `…/classifier/config`."""
+        self.load_config()
         self.inference = Window(60)
         node.measure(ClassifierCounter.INFERENCE_MS, self.inference.median)
         node.log.info(
@@ -393,22 +395,48 @@ class Classifier:
         current = self.decider.thresholds
         try:
             change = ClassifierConfig.from_json(message.payload)
-            updates = {
-                name: live_value(name, getattr(change, name))
-                for name in TUNABLE
-                if getattr(change, name) is not None
-            }
-            language = change.language or self.language
+            self.apply(change)
         except (ContractError, SettingError) as exc:
             self.node.count(ClassifierCounter.CONFIG_REJECTED)
             request_id = ClassifierConfig.text_of(message.payload, "request_id") or None
             self.publish_config(error=str(exc), request_id=request_id)
             # Logged and counted in `rejected` and `rejected_config` by the runtime.
             raise Refused(f"config refused, keeping {current}: {exc}", Refused.CONFIG) from exc
-        self.decider.thresholds = dataclasses.replace(current, **updates)
-        self.language = language
-        self.node.log.info("config now %s, language %s", self.decider.thresholds, language)
+        self.save_config()
         self.publish_config(request_id=change.request_id)
+
+    def apply(self, change: ClassifierConfig) -> None:
+        """A change whole, or none of it (raises, naming what is wrong)."""
+        updates = {
+            name: live_value(name, getattr(change, name))
+            for name in TUNABLE
+            if getattr(change, name) is not None
+        }
+        self.decider.thresholds = dataclasses.replace(self.decider.thresholds, **updates)
+        self.language = change.language or self.language
+        self.node.log.info("config now %s, language %s", self.decider.thresholds, self.language)
+
+    def save_config(self) -> None:
+        """Keep the values in force over restarts (a change is published live, never retained:
+        the broker does not keep it)."""
+        state = ClassifierConfig(**dataclasses.asdict(self.decider.thresholds),
+                                 language=self.language)  # fmt: skip
+        saved = self.settings.live_config_path
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_suffix(".partial")
+        partial.write_bytes(state.to_json())
+        os.replace(partial, saved)  # whole or not at all
+
+    def load_config(self) -> None:
+        """The values the last live changes set, over the settings' own: the lane's operator
+        set them after the lane was deployed."""
+        saved = self.settings.live_config_path
+        if not saved.exists():
+            return
+        try:
+            self.apply(ClassifierConfig.from_json(saved.read_bytes()))
+        except (ContractError, SettingError) as exc:
+            self.node.log.warning("ignoring %s, the saved live config: %s", saved, exc)
 
     def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
         thresholds = self.decider.thresholds

@@ -109,6 +109,11 @@ class ClassifierSettings(Settings):
     )
 
     @property
+    def live_config_path(self) -> Path:
+        """The values live changes set, kept over restarts."""
+        return self.data_dir / f"classifier-config-{self.station}.json"
+
+    @property
     def journal_path(self) -> Path:
         """Scans not yet acknowledged by the bridge, and the station's sequence number."""
         return self.data_dir / f"scans-{self.station}.sqlite"

@@ -70,6 +70,11 @@ class Channel:
     """MQTT v5 message expiry its publishers set, in seconds."""
     private: bool = False
     """Only its listed readers may read it; outside users may not."""
+    command: bool = False
+    """A request to act now: obeyed when published live, refused (and counted,
+    `rejected_retained`) when retained, for a retained command would be obeyed again at every
+    start and again when cleared. Its readers subscribe with MQTT 5's retain-as-published, so a
+    live publish's retain flag shows."""
 
     def topic(self, **levels: str) -> str:
         return self.address.format(**levels)
@@ -125,9 +130,10 @@ PREDICTION = Channel(
 CLASSIFIER_CONFIG = Channel(
     "classifierConfig", _lane("classifier/config"), "ClassifierConfig",
     "Classifier configuration changes",
-    "Fields to change; absent or null fields keep their values. A retained change is applied "
-    "again at each start of the classifier; the broker keeps one retained message per topic, "
-    "so retain every field to keep in that one message.",
+    "Fields to change; absent or null fields keep their values. Publish it live: a retained "
+    "change is refused (`rejected_retained`). The classifier keeps the values a change set in "
+    "its data directory, over its restarts.",
+    command=True,
     qos=1,
     publishers=_uses(("homeassistant", "Home Assistant's threshold and language entities (on "
                       "the lane's own broker, an operator's `mosquitto_pub`) change the scan "
@@ -146,6 +152,7 @@ CLASSIFIER_CONFIG_STATE = Channel(
 TAUGHT = Channel(
     "classifierTaught", _lane("classifier/taught"), "TaughtChange", "Taught items",
     "An item was taught on the lane or forgotten.",
+    command=True,
     qos=1,
     publishers=_uses(("classifier", "`scantalk teach` or `scantalk forget` (with the "
                       "classifier's settings and user) after writing the lane's taught items.")),
@@ -187,6 +194,7 @@ ANSWER = Channel(
     "these. A chosen item becomes one scan (`decided_by` `shopper`). An answer to a closed or "
     "unknown question, with a label not offered, or for another station is refused and counted "
     "(`rejected_<reason>` in the classifier's stats).",
+    command=True,
     qos=1,
     publishers=_uses(("checkout", "The checkout system or a keypad reader."),
                      ("homeassistant", "Home Assistant's answer buttons.")),
@@ -211,6 +219,7 @@ WEIGHT = Channel(
 SAY = Channel(
     "voiceSay", _lane("voice/say"), "SayRequest", "Speech requests",
     "Something to say out loud.",
+    command=True,
     qos=1,
     publishers=_uses(("classifier", "One per scan, earcons, questions, and prompts such as "
                       "\"not sure\".")),
@@ -230,7 +239,8 @@ REPEAT = Channel(
     "voiceRepeat", _lane("voice/repeat"), "Repeat", "Repeat requests",
     "Any payload: say the last item announcement (or \"not sure\") again, now, if it was within "
     "a minute; else \"Nothing scanned yet.\" Not retained: a retained press is an old one and "
-    "is ignored.",
+    "is refused (`rejected_retained`).",
+    command=True,
     qos=1,
     publishers=_uses(("checkout", "A checkout's button."),
                      ("homeassistant", "Home Assistant's repeat button.")),

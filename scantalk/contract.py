@@ -384,10 +384,9 @@ class Prediction(Payload):
 class ClassifierConfig(Payload):
     """Scan decision settings, changeable at run time.
 
-    Publish to `…/classifier/config` with the fields to change. Retained, a change is applied
-    again at each start of the classifier; the broker keeps one retained message per topic, so
-    retain every field you want kept in that one message. The classifier answers on
-    `…/classifier/config/state` (retained) with the values in force, and `error` naming what it
+    Publish to `…/classifier/config` with the fields to change, live (a retained change is
+    refused). The classifier keeps the values in force in its data directory over restarts,
+    and answers on `…/classifier/config/state` (retained) with them, and `error` naming what it
     refused.
     """
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from scantalk.channels import CHANNELS, STATUS, Channel, channel_of
 from scantalk.connection import mqtt_client
@@ -64,7 +65,8 @@ class Message:
     payload: bytes
     properties: dict[str, str] = field(default_factory=dict)
     retain: bool = False
-    """Delivered from the broker's retained store (sent before this node subscribed)."""
+    """Delivered from the broker's retained store (sent before this node subscribed), or, on a
+    command channel (retain-as-published), published with the retain flag."""
     received: float = field(default_factory=time.monotonic)
     """`time.monotonic()` when the message arrived, to measure latency through a node."""
 
@@ -77,12 +79,14 @@ class Refused(ContractError):
     """A message a handler refuses for a reason of its own, counted by `Node.handle` in
     `rejected` and in `rejected_<reason>`. Reasons are short, stable keys (stats and
     dashboards name them): `station` (a payload for another station than its topic's),
-    `config` (a live change the node refused); any other `ContractError` counts as `contract`.
+    `config` (a live change the node refused), `retained` (a command published retained); any
+    other `ContractError` counts as `contract`.
     """
 
     CONTRACT = "contract"
     STATION = "station"
     CONFIG = "config"
+    RETAINED = "retained"
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -95,12 +99,26 @@ class Refused(ContractError):
             raise cls(f"{what} for station {station[:80]!r} on {expected}'s topic", cls.STATION)
 
 
+def _refuse_retained(message: Message) -> None:
+    raise Refused(
+        "a command published retained (it would be obeyed again at every start): publish it "
+        "live, without the retain flag",
+        Refused.RETAINED,
+    )
+
+
 class _Subscription:
     def __init__(
-        self, node: Node, topic: str, handler: Handler, qos: int, delivery: Delivery
+        self,
+        node: Node,
+        topic: str,
+        handler: Handler,
+        qos: int,
+        delivery: Delivery,
+        command: bool = False,
     ) -> None:
         self.node, self.topic, self.handler = node, topic, handler
-        self.qos, self.delivery = qos, delivery
+        self.qos, self.delivery, self.command = qos, delivery, command
         # `$share/<group>/<filter>` delivers messages on topics matching <filter>.
         self.filter = topic.split("/", 2)[2] if topic.startswith("$share/") else topic
         self._queue: queue.Queue[Message] = queue.Queue(
@@ -110,6 +128,9 @@ class _Subscription:
         """`time.monotonic()` when the handler began on the message it is on, if any."""
 
     def deliver(self, message: Message) -> None:
+        if self.command and message.retain:
+            self.node.handle(_refuse_retained, message)
+            return
         if self.delivery is Delivery.INLINE:
             self.node.handle(self.handler, message, fatal=True)
             return
@@ -193,7 +214,9 @@ class Node:
         if reader is None:
             raise ContractError(f"the {self.name} node is no reader of {channel.key} ({topic})")
         qos = channel.qos if reader.qos is None else reader.qos
-        self._subscriptions.append(_Subscription(self, topic, handler, qos, delivery))
+        self._subscriptions.append(
+            _Subscription(self, topic, handler, qos, delivery, channel.command)
+        )
 
     def channel(self, topic: str) -> Channel:
         """The channel of a topic or filter, from the table (remembered per topic)."""
@@ -417,7 +440,10 @@ class Node:
             )  # fmt: skip
             return
         for s in self._subscriptions:
-            client.subscribe(s.topic, qos=s.qos)
+            # A command's retain flag as published: a retained one is refused, not obeyed.
+            client.subscribe(
+                s.topic, options=SubscribeOptions(qos=s.qos, retainAsPublished=s.command)
+            )
         # After the subscriptions: once a peer sees `online`, this node hears what it subscribed to.
         status = OFFLINE if self._hung else ONLINE
         client.publish(self.topics.status(self.name), status, qos=STATUS.qos, retain=STATUS.retain)

@@ -70,9 +70,6 @@ class Voice:
         node.subscribe(node.topics.repeat, self.on_repeat, delivery=Delivery.QUEUE)
 
     def on_say(self, message: Message) -> None:
-        if message.retain:  # an old request kept on the broker: it would be said at each start
-            self.node.count(VoiceCounter.SAY_RETAINED)
-            return
         request = SayRequest.from_json(message.payload)
         Refused.check_station(request.station, message.topic, "say")
         text = request.text.strip()
@@ -109,11 +106,8 @@ class Voice:
 
     def on_repeat(self, message: Message) -> None:
         """A shopper pressed "repeat": the last item (or "not sure") again, at once, cooldown or
-        not. A retained press is an old one (it would repeat at every start): ignored. Presses
-        take from the same rate limit as say requests."""
-        if message.retain:
-            self.node.count(VoiceCounter.REPEAT_RETAINED)
-            return
+        not (a retained press never comes here: the runtime refuses a retained command).
+        Presses take from the same rate limit as say requests."""
         if not self.limit.take(message.received):
             self.node.count(VoiceCounter.SAY_LIMITED)
             return

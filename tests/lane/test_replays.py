@@ -13,7 +13,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scantalk.contract import NodeName, SayRequest, Scan, TaughtAction, TaughtChange, Topics
+from scantalk.contract import (
+    ClassifierConfig,
+    NodeName,
+    SayRequest,
+    Scan,
+    TaughtAction,
+    TaughtChange,
+    Topics,
+)
+from scantalk.processes import stop_process
 from testbench.bus import Bus, wait_online
 
 T = Topics("lane-1")
@@ -45,14 +54,20 @@ def voice_env(node_env):
     return {**node_env, "SCANTALK_SAY_STARTUP": "no"}
 
 
-def test_a_retained_say_is_not_spoken_at_start_however_recent_it_looks(bus, voice_env, start_node):
+def test_a_retained_command_is_refused_at_start_live_and_when_cleared(bus, voice_env, start_node):
     say(bus, "Retained banana", retain=True)  # dated now: only its being retained gives it away
     start_node("voice", voice_env)
     wait_online(bus, "voice")
     say(bus, "Lemon")
     bus.wait_for(T.spoken, lambda h: h.json()["text"] == "Lemon")
-    counters(bus, VOICE_STATS, lambda c: c.get("say_retained") == 1)
+    # A live press published retained, and its clearing: neither is a press.
+    bus.publish(T.repeat, b"pressed", retain=True)
+    bus.publish(T.repeat, b"", retain=True)
+    counters(bus, VOICE_STATS, lambda c: c.get("rejected_retained") == 3)
+    say(bus, "Kiwi")  # a live request after them, heard after them
+    bus.wait_for(T.spoken, lambda h: h.json()["text"] == "Kiwi")
     assert said(bus, "Retained banana") == []
+    assert len(said(bus, "Lemon")) == 1, "a retained repeat press was obeyed"
 
 
 def test_a_say_dated_long_ago_is_stale_and_one_from_a_clock_slightly_ahead_is_spoken(
@@ -118,18 +133,32 @@ UNSAFE = {"threshold": 0.01, "stable_frames": 1, "empty_below": 0}
     [UNSAFE, {"stable_frames": 1}, {"empty_below": 0}, {"threshold": 0.3}],
     ids=["all", "one-frame", "never-empty", "no-majority"],
 )
-def test_an_unsafe_retained_config_is_refused_at_start_and_counted(
-    bus, node_env, start_node, unsafe
-):
-    payload = json.dumps({"schema": "scantalk.classifier-config/1", **unsafe}).encode()
-    bus.publish(T.classifier_config, payload, retain=True)
+def test_an_unsafe_config_is_refused_whole_and_counted(bus, node_env, start_node, unsafe):
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
+    payload = json.dumps({"schema": ClassifierConfig.SCHEMA, **unsafe}).encode()
+    bus.publish(T.classifier_config, payload)
     refused = bus.wait_for(T.classifier_config_state, lambda h: h.json()["error"] is not None)
     state = refused[0].json()
     assert (state["threshold"], state["stable_frames"], state["empty_below"]) == (0.8, 2, 0.03)
     found = counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected") == 1)
     assert (found.get("rejected_config"), found.get("config_rejected")) == (1, 1)
+
+
+def test_a_retained_config_is_refused_and_a_live_one_outlives_a_restart(bus, node_env, start_node):
+    bus.publish(T.classifier_config, ClassifierConfig(threshold=0.95).to_json(), retain=True)
+    classifier = start_node("classifier", node_env)
+    wait_online(bus, "classifier")
+    counters(bus, CLASSIFIER_STATS, lambda c: c.get("rejected_retained") == 1)
+    assert bus.matching(T.classifier_config_state)[-1].json()["threshold"] == 0.8
+
+    bus.publish(T.classifier_config, ClassifierConfig(threshold=0.9, request_id="live").to_json())
+    bus.wait_for(T.classifier_config_state, lambda h: h.json()["request_id"] == "live")
+    stop_process(classifier)
+    restarted = time.monotonic()
+    start_node("classifier", node_env)
+    (state,) = bus.wait_for(T.classifier_config_state, lambda h: h.received > restarted)
+    assert state.json()["threshold"] == 0.9
 
 
 def test_a_taught_change_for_another_station_is_refused(bus, node_env, start_node):

@@ -184,7 +184,7 @@ def test_repeat_says_the_last_words_again_at_once_despite_the_cooldown(bus, voic
         T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("repeats") == 2
     )
     counters = stats.json()["counters"]
-    assert (counters.get("repeat_retained"), counters.get("repeat_nothing")) == (1, 1)
+    assert (counters.get("rejected_retained"), counters.get("repeat_nothing")) == (1, 1)
     assert len(bus.matching(T.spoken, lambda h: h.json()["text"] == "Lemon")) == 2
 
 
