@@ -65,11 +65,16 @@ class Bridge:
         try:
             scan = Scan.from_json(message.payload)
             Refused.check_station(scan.station, message.topic, "scan")
+            record = InventoryRecord.from_scan(
+                scan, self.destination.device_id, self.settings.store
+            )
+            # Every constraint of the record too, as the hub side's schema states them: a scan
+            # the record cannot carry is refused here, with the reason, never stored.
+            InventoryRecord.from_json(record.to_json())
         except ContractError as exc:
             self.ack(station, Scan.id_of(message.payload), AckStatus.REJECTED, reason=str(exc),
                      revision=Scan.revision_of(message.payload))  # fmt: skip
             raise  # logged and counted as rejected by the runtime
-        record = InventoryRecord.from_scan(scan, self.destination.device_id, self.settings.store)
         # Only a failure to store is fatal (the runtime exits unacknowledged, so the broker keeps
         # the scan): everything about the payload itself was checked above.
         with self.accepting:  # `queued` goes out before the forwarder can say `delivered`

@@ -340,8 +340,23 @@ def test_a_full_outbox_is_reported_loudly_and_still_accepts(
         ),
         (a_scan(9, station="lane-2").to_json(), "on lane-1's topic"),
         (a_scan(10).to_json().replace(b'"Banana"', b'"' + b"B" * 300_000 + b'"'), "longer than"),
+        (a_scan(11).to_json().replace(b'"4011"', b'"abc"'), "is not an IFPS price look-up code"),
+        (dataclasses.replace(a_scan(12), time="2026-12-02").to_json(), "is not RFC 3339"),
+        (dataclasses.replace(a_scan(13), time="2026-12-02T09:00").to_json(), "is not RFC 3339"),
+        (a_scan(14).to_json().replace(b'"Banana"', b'"Ba\\u0000nana"'), "control character"),
     ],
-    ids=["deep", "huge-number", "surrogate", "wildcard-station", "other-station", "huge-name"],
+    ids=[
+        "deep",
+        "huge-number",
+        "surrogate",
+        "wildcard-station",
+        "other-station",
+        "huge-name",
+        "plu-abc",
+        "a-date",
+        "no-zone",
+        "nul",
+    ],
 )
 def test_poisonous_scans_are_rejected_and_the_bridge_goes_on(
     bus, node_env, start_node, payload, reason
