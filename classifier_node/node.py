@@ -6,10 +6,12 @@ the scans of items sold by weight."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from classifier_node import learning
@@ -31,6 +33,7 @@ from scantalk.contract import (
     FrameInfo,
     Guess,
     InventoryAck,
+    ModelInfo,
     NodeName,
     Prediction,
     Question,
@@ -102,6 +105,9 @@ class Classifier:
         node.add_worker(self.expire_questions)
         node.add_worker(self.publish_overdue)
         node.on_online(self.publish_config)
+        self.model_sha256 = file_sha256(self.model.folder.onnx)
+        self.model_loaded_at = now_rfc3339()
+        node.on_online(self.publish_model)
         # A teach run with the classifier's login on the edge broker takes its connection for
         # a moment (one connection per user): its news may have come while we were away.
         node.on_online(self.model.reload_taught)
@@ -270,6 +276,7 @@ class Classifier:
         Refused.check_station(change.station, message.topic, "taught")
         self.model.reload_taught()
         self.node.count(ClassifierCounter.TAUGHT_RELOADS)
+        self.publish_model()
         self.node.log.info(
             "%s %s; taught items now: %s",
             change.action, change.label, ", ".join(self.model.prototypes.labels) or "none",
@@ -438,6 +445,14 @@ class Classifier:
         except (ContractError, SettingError) as exc:
             self.node.log.warning("ignoring %s, the saved live config: %s", saved, exc)
 
+    def publish_model(self) -> None:
+        """What this lane runs, retained: the bridge reports it to IoT Hub."""
+        info = ModelInfo(self.settings.station, self.model.name, self.model.kind,
+                         self.model_sha256, len(self.model.labels),
+                         taught=len(self.model.prototypes.labels),
+                         loaded_at=self.model_loaded_at)  # fmt: skip
+        self.node.publish(self.node.topics.model, info)
+
     def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
         thresholds = self.decider.thresholds
         state = ClassifierConfig(
@@ -448,6 +463,14 @@ class Classifier:
             request_id=request_id,
         )
         self.node.publish(self.node.topics.classifier_config_state, state)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def live_value(name: str, value: object) -> Any:

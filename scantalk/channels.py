@@ -149,6 +149,13 @@ CLASSIFIER_CONFIG_STATE = Channel(
     readers=_uses(("camera", "The camera sends `settle_frames` frames after each change of "
                    "scene.")),
 )  # fmt: skip
+MODEL = Channel(
+    "classifierModel", _lane("classifier/model"), "ModelInfo", "Model in force",
+    "The model the classifier runs: name, kind, SHA-256, labels, since when. Retained.",
+    qos=1, retain=True,
+    publishers=_uses(("classifier", "At start, and on each reconnect.")),
+    readers=_uses(("bridge", "The bridge reports it in the lane's twin (IoT Edge).")),
+)  # fmt: skip
 TAUGHT = Channel(
     "classifierTaught", _lane("classifier/taught"), "TaughtChange", "Taught items",
     "An item was taught on the lane or forgotten.",
@@ -271,7 +278,7 @@ STATS = Channel(
 )  # fmt: skip
 
 CHANNELS = (
-    FRAME, SNAPSHOT, PREDICTION, CLASSIFIER_CONFIG, CLASSIFIER_CONFIG_STATE, TAUGHT, SCAN,
+    FRAME, SNAPSHOT, PREDICTION, CLASSIFIER_CONFIG, CLASSIFIER_CONFIG_STATE, MODEL, TAUGHT, SCAN,
     QUESTION, ANSWER, WEIGHT, SAY, SPOKEN, REPEAT, INVENTORY_ACK, STATUS, STATS,
 )  # fmt: skip
 """The lane's channels, in the order the AsyncAPI document lists them."""

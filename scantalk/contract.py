@@ -116,6 +116,10 @@ class Topics:
         return self._t(ch.TAUGHT)
 
     @property
+    def model(self) -> str:
+        return self._t(ch.MODEL)
+
+    @property
     def say(self) -> str:
         return self._t(ch.SAY)
 
@@ -770,6 +774,28 @@ class InventoryAck(Payload):
     time: str = stamped()
     revision: int = field(default=1, metadata=limits(minimum=1, maximum=Scan.MAX_REVISION))
     """The revision of the scan it is for."""
+
+
+@dataclass(frozen=True)
+class ModelInfo(Payload):
+    """The model a classifier runs (`…/classifier/model`, QoS 1, retained): what a chain asks of
+    each lane (IoT Hub's reported properties carry it)."""
+
+    SCHEMA: ClassVar[str] = "scantalk.model/1"
+    station: str = field(metadata=STATION)
+    name: str = field(metadata=ID)
+    """The model folder's name, as scans name it."""
+    kind: str = field(metadata=ID)
+    """How its output is read, as `scantalk model info` says (`probabilities`,
+    `custom-vision-map`, `automl`)."""
+    sha256: str = field(metadata=limits("a SHA-256 in hex", pattern=r"^[0-9a-f]{64}$"))
+    """Of its `model.onnx`: the same file on every lane that runs it."""
+    labels: int = field(metadata=limits(minimum=1, maximum=100_000))
+    """How many labels it knows."""
+    taught: int = field(default=0, metadata=limits(minimum=0))
+    """Items taught on this lane, beside the model's own labels."""
+    loaded_at: str = stamped()
+    """When the classifier loaded it."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from scantalk.contract import (
     Guess,
     InventoryAck,
     InventoryRecord,
+    ModelInfo,
     NodeName,
     Payload,
     Prediction,
@@ -332,6 +333,11 @@ def examples() -> dict[type[Payload], list[Example]]:
                 language="en",
                 settle_frames=7,
             ),
+        ),
+        Example(
+            "produce",
+            "The default model, as a lane loaded it",
+            ModelInfo(station, "produce", "probabilities", "9f" * 32, 23, taught=2, loaded_at=time),
         ),
         Example(
             "taught",

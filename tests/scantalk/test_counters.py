@@ -32,7 +32,7 @@ SOURCES = sorted(p for package in COUNTING for p in (ROOT / package).rglob("*.py
 SOURCES.append(ROOT / "scantalk" / "runtime.py")
 ENUMS: tuple[type[StrEnum], ...] = (RuntimeCounter, *COUNTERS.values())
 REASONS = {
-    RuntimeCounter: (Refused.CONTRACT, Refused.STATION, Refused.CONFIG),
+    RuntimeCounter: (Refused.CONTRACT, Refused.STATION, Refused.CONFIG, Refused.RETAINED),
     ClassifierCounter: (questions.CLOSED, questions.UNKNOWN, questions.NOT_OFFERED),
 }
 """Every `Refused` reason, by the enum its `rejected_<reason>` counter is in."""
