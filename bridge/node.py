@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 
-from bridge.destinations import Destination, open_destination
+from bridge.destinations import Destination, IoTHub, open_destination
 from bridge.lane import LaneWatch
 from bridge.outbox import Outbox
 from bridge.plugin import NODE
 from bridge.settings import BridgeSettings
+from bridge.twin import LaneTwin
 from scantalk.contract import (
     AckStatus,
     ContractError,
@@ -59,6 +60,8 @@ class Bridge:
             # A lane's own bridge; one that forwards others' or shares the work would publish
             # partial counts for the lane, or for a station that is not there.
             LaneWatch(node, settings, self.outbox)
+            if isinstance(self.destination, IoTHub):  # the lane's twin is the bridge module's
+                LaneTwin(node, settings, self.destination.client, self.outbox)
 
     def on_scan(self, message: Message) -> None:
         station = Topics.station_of(message.topic)

@@ -150,6 +150,7 @@ class Classifier:
                 self.ask(verdict, info.frame_id)
             elif verdict is UNSURE_PROMPT:
                 self.say(render("unsure", self.language), kind=SayKind.PROMPT)
+                self.node.count(ClassifierCounter.UNSURE)
             elif verdict:
                 self.cancel_question("the lane is sure now, or another item was placed")
                 alternatives = [g for g in reading.candidates if g.label != verdict.label]

@@ -26,6 +26,8 @@ WEIGHT_MOTION_EVERY_S = 0.25
 """While the weight moves, the scale node publishes at most one reading this often."""
 EACH_NODE = "{node}"
 """A publisher or reader that stands for every node, each on its own topic."""
+ANY_NODE = "+"
+"""As a reader's `node`: it reads every node's topic of a per-node channel."""
 OUTSIDE = {
     "checkout": "third parties (the checkout software, `scantalk watch`, a dashboard, a keypad "
     "reader): they read the lane but its camera's live frames (pictures of shoppers' hands; the "
@@ -137,7 +139,9 @@ CLASSIFIER_CONFIG = Channel(
     qos=1,
     publishers=_uses(("homeassistant", "Home Assistant's threshold and language entities (on "
                       "the lane's own broker, an operator's `mosquitto_pub`) change the scan "
-                      "decision's settings.")),
+                      "decision's settings."),
+                     ("bridge", "The bridge relays the lane twin's desired settings (IoT Edge), "
+                      "with `request_id` `twin-<$version>`.")),
     readers=_uses(("classifier", "The classifier applies a change whole, or refuses it whole.")),
 )  # fmt: skip
 CLASSIFIER_CONFIG_STATE = Channel(
@@ -147,7 +151,9 @@ CLASSIFIER_CONFIG_STATE = Channel(
     qos=1, retain=True,
     publishers=_uses(("classifier", "At start and after every change.")),
     readers=_uses(("camera", "The camera sends `settle_frames` frames after each change of "
-                   "scene.")),
+                   "scene."),
+                  ("bridge", "The bridge reports the settings in force, and a refused twin "
+                   "change, in the lane's twin (IoT Edge).")),
 )  # fmt: skip
 MODEL = Channel(
     "classifierModel", _lane("classifier/model"), "ModelInfo", "Model in force",
@@ -269,12 +275,16 @@ STATUS = Channel(
     qos=1, retain=True,
     publishers=_uses((EACH_NODE, "Every node, and the broker for a node it lost.")),
     readers=(Use("classifier", "The classifier follows the scale node's: while it is offline, "
-                 "the camera alone decides what lies there.", node="scale"),),
+                 "the camera alone decides what lies there.", node="scale"),
+             Use("bridge", "The bridge reports each node's in the lane's twin (IoT Edge).",
+                 node=ANY_NODE)),
 )  # fmt: skip
 STATS = Channel(
     "nodeStats", _lane("{node}/stats"), "Stats", "Node stats",
     "Periodic counters and gauges of each node (`SCANTALK_STATS_INTERVAL`).",
     qos=0, publishers=_uses((EACH_NODE, "Every node, periodically.")),
+    readers=(Use("bridge", "The bridge reports the classifier's questions and \"not sure\" in "
+                 "the lane's twin (IoT Edge).", node="classifier"),),
 )  # fmt: skip
 
 CHANNELS = (

@@ -152,6 +152,11 @@ class Topics:
     def status(self, node: NodeName) -> str:
         return self._t(ch.STATUS, node=_node(node))
 
+    @property
+    def statuses(self) -> str:
+        """Every node's status: a subscription filter."""
+        return self._t(ch.STATUS, node="+")
+
     def stats(self, node: NodeName) -> str:
         return self._t(ch.STATS, node=_node(node))
 

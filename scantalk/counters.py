@@ -97,6 +97,8 @@ class ClassifierCounter(StrEnum):
     """Unacknowledged scans let go from the journal at its bound."""
     QUESTIONS = "questions"
     """Questions asked to the shopper."""
+    UNSURE = "unsure"
+    """Placements the lane could neither name nor ask about: "not sure" was said."""
     QUESTIONS_CANCELLED = "questions_cancelled"
     """Questions closed unanswered by a new question or the item going."""
     QUESTIONS_UNANSWERED = "questions_unanswered"

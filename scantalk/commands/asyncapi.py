@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scantalk import contract
-from scantalk.channels import EACH_NODE, OUTSIDE, ROOT, STATUS, Channel, Use
+from scantalk.channels import ANY_NODE, EACH_NODE, OUTSIDE, ROOT, STATUS, Channel, Use
 from scantalk.commands.broker_users import USERS, grants
 from scantalk.contract import (
     CONTROL_CHARACTERS,
@@ -779,7 +779,7 @@ def _operation(channel: Channel, op: Op) -> dict[str, Any]:
         if channel.expiry_s is not None:
             binding["messageExpiryInterval"] = channel.expiry_s
     summary = op.use.summary
-    if op.use.node:
+    if op.use.node and op.use.node != ANY_NODE:
         summary = f"{summary} (`{op.use.node}`'s only)"
     return {
         "action": op.action,
