@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from bridge.destinations import OUTPUT
+from bridge.twin import LaneTwin
 from scantalk.commands import manifest as manifest_command
 from scantalk.commands.broker_users import USERS, password_variable
 from scantalk.commands.stack import START_ORDER
@@ -190,6 +191,12 @@ def test_template_keeps_state_on_the_host():
     for module in NODE_MODULES.values():
         binds = agent["modules"][module]["settings"]["createOptions"]["HostConfig"]["Binds"]
         assert binds == ["${SCANTALK_DATA_HOST_DIR}:/data"], module
+
+
+def test_the_template_sets_the_lanes_twin_with_settings_the_lane_takes():
+    desired = template()["modulesContent"]["bridge"]["properties.desired"]
+    change = LaneTwin.classifier_change({**desired, "$version": 1}, 1)  # refuses what it can't take
+    assert (change.threshold, change.language, change.request_id) == (0.8, "en", "twin-1")
 
 
 def test_every_container_rotates_its_log_on_edge_and_in_compose():
