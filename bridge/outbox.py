@@ -32,15 +32,14 @@ REVISION = "coalesce(json_extract({}.body, '$.revision'), 1)"
 
 def stored_record(body: str) -> InventoryRecord:
     """A stored record as the contract reads it. One stored before the contract refused
-    control characters in text is read with each shown as U+FFFD: it is still sent and listed,
-    never lost to a rule that came after it."""
+    control characters in its name is read with each shown as U+FFFD: it is still sent and
+    listed, never lost to a rule that came after it."""
     try:
         return InventoryRecord.from_json(body)
     except ContractError:
-        cleaned = {
-            k: printable(v) if isinstance(v, str) else v for k, v in json.loads(body).items()
-        }
-        return InventoryRecord.from_dict(cleaned)
+        fields = json.loads(body)  # ids stay as stored: they find the record again
+        fields["displayName"] = printable(fields.get("displayName", ""))
+        return InventoryRecord.from_dict(fields)
 
 
 @dataclass(frozen=True)

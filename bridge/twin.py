@@ -83,25 +83,42 @@ class LaneTwin:
     # --- desired ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        # The whole twin first, then the patch handler: set before the first GET, the SDK may
-        # send that GET before it listens for the answer (see DESIGN: module twins).
-        self.fetch()
-        self.client.on_twin_desired_properties_patch_received = self.on_patch
-        self.client.on_connection_state_change = self._reconnected.set
-        while not stop.wait(0.5):
-            if self._reconnected.is_set() and self.client.connected:
+        """Listen to the twin once IoT Hub (or edgeHub) answers, however long that takes: the
+        lane runs and keeps its records meanwhile."""
+        listening = False
+        while not stop.is_set():
+            if not listening:
+                listening = self.listen()
+            elif self._reconnected.is_set() and self.client.connected:
                 self._reconnected.clear()
                 self.fetch()
-            self.report()
+            if listening:
+                self.report()
+            stop.wait(0.5 if listening else 10)
 
-    def fetch(self) -> None:
+    def listen(self) -> bool:
+        # The whole twin first, then the patch handler: set before the first GET, the SDK may
+        # send that GET before it listens for the answer (see DESIGN: module twins). Setting a
+        # handler connects, and raises while the hub cannot be reached.
+        try:
+            if not self.fetch():
+                return False
+            self.client.on_twin_desired_properties_patch_received = self.on_patch
+            self.client.on_connection_state_change = self._reconnected.set
+        except Exception as exc:  # the SDK's own errors
+            self.node.log.warning("the twin cannot be reached (%s); trying again", exc)
+            return False
+        return True
+
+    def fetch(self) -> bool:
         try:
             twin = self.client.get_twin()
         except Exception as exc:  # the SDK's own errors; it reconnects, and we ask again then
             self.node.log.warning("could not read the twin (%s); again on reconnecting", exc)
             self._reconnected.set()
-            return
+            return False
         self.apply(twin.get("desired", {}))
+        return True
 
     def on_patch(self, patch: dict[str, Any]) -> None:
         with self._lock:
@@ -113,6 +130,9 @@ class LaneTwin:
         """Relay a desired document whose `$version` was not applied yet: all of it, or none."""
         version = desired.get("$version")
         with self._lock:
+            # The whole twin (worker thread) and a patch (the SDK's) may cross: never go back.
+            if version is not None and version < self.desired.get("$version", 0):
+                return
             self.desired = desired
             if version is None or version == self.applied:
                 return
@@ -175,9 +195,9 @@ class LaneTwin:
     def _save_applied(self, version: int) -> None:
         with self._lock:
             self.applied = version
-        partial = self._saved.with_suffix(".partial")
-        partial.write_text(json.dumps({"applied": version}))
-        partial.replace(self._saved)
+            partial = self._saved.with_suffix(".partial")
+            partial.write_text(json.dumps({"applied": version}))
+            partial.replace(self._saved)
 
     # --- reported --------------------------------------------------------------------------
 
@@ -238,7 +258,7 @@ class LaneTwin:
             return
         try:
             self.client.patch_twin_reported_properties(reported)
-        except Exception as exc:  # the SDK's own errors: tried again at the next change
+        except Exception as exc:  # the SDK's own errors: tried again soon
             self.node.log.warning("could not report to the twin (%s)", exc)
             self._changed.set()
             return

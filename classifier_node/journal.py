@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from scantalk.contract import Scan
+from scantalk.contract import ContractError, Scan
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -76,8 +76,9 @@ class Journal:
                 "INSERT OR REPLACE INTO scans (scan_id, revision, body, due) VALUES (?, ?, ?, ?)",
                 (scan.scan_id, scan.revision, scan.to_json().decode(), _now() + FIRST_RETRY_S),
             )
-            dropped = self._db.execute(
-                "DELETE FROM scans WHERE written <= (SELECT max(written) FROM scans) - ?",
+            dropped = self._db.execute(  # all but the newest `bound` rows
+                "DELETE FROM scans WHERE written IN "
+                "(SELECT written FROM scans ORDER BY written DESC LIMIT -1 OFFSET ?)",
                 (self.bound,),
             ).rowcount
         return scan, dropped
@@ -93,23 +94,34 @@ class Journal:
                 > 0
             )
 
-    def due(self, everything: bool = False) -> list[Unacked]:
-        """Scans to publish again: those whose ack is overdue, or all of them (`everything`,
-        after a reconnect). Each one's next retry backs off."""
+    def due(self, everything: bool = False, limit: int = 100) -> tuple[list[Unacked], int]:
+        """Scans to publish again, oldest first, at most `limit`: those whose ack is overdue, or
+        all of them (`everything`, after a reconnect). Each one's next retry backs off. Also
+        how many rows could not be read as scans (written under an older contract): they are
+        let go, for they would block every scan behind them."""
         now = _now()
+        found, unreadable = [], 0
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             rows = self._db.execute(
-                "SELECT written, body, attempts FROM scans WHERE ? OR due <= ? ORDER BY written",
-                (everything, now),
+                "SELECT written, body, attempts FROM scans WHERE ? OR due <= ? "
+                "ORDER BY written LIMIT ?",
+                (everything, now, limit),
             ).fetchall()
-            for written, _body, attempts in rows:
+            for written, body, attempts in rows:
+                try:
+                    scan = Scan.from_json(body)
+                except ContractError:
+                    self._db.execute("DELETE FROM scans WHERE written = ?", (written,))
+                    unreadable += 1
+                    continue
                 wait = min(FIRST_RETRY_S * 2 ** (attempts + 1), MAX_RETRY_S)
                 self._db.execute(
                     "UPDATE scans SET attempts = ?, due = ? WHERE written = ?",
                     (attempts + 1, now + wait, written),
                 )
-        return [Unacked(Scan.from_json(body), attempts + 1) for _w, body, attempts in rows]
+                found.append(Unacked(scan, attempts + 1))
+        return found, unreadable
 
     def pending(self) -> int:
         with self._lock:

@@ -5,9 +5,12 @@ the scans of items sold by weight."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import json
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -107,10 +110,10 @@ class Classifier:
         node.on_online(self.publish_config)
         self.model_sha256 = file_sha256(self.model.folder.onnx)
         self.model_loaded_at = now_rfc3339()
-        node.on_online(self.publish_model)
         # A teach run with the classifier's login on the edge broker takes its connection for
         # a moment (one connection per user): its news may have come while we were away.
         node.on_online(self.model.reload_taught)
+        node.on_online(self.publish_model)  # after: its count of taught items is current
         node.on_online(lambda: self.publish_again(everything=True))
         if settings.http_port:
             api = ImageApi(
@@ -364,8 +367,16 @@ class Classifier:
             self.say(text, scan_id=scan.scan_id)
 
     def publish_kept(self, scan: Scan) -> Scan:
-        """Journal a scan, then publish it: it is kept until the bridge acknowledges it."""
-        scan, dropped = self.journal.add(scan)
+        """Journal a scan, then publish it: it is kept until the bridge acknowledges it. A
+        journal that cannot be written (a full disk) does not silence the scan: it is published
+        all the same, with the broker's and the bridge's copies only."""
+        try:
+            scan, dropped = self.journal.add(scan)
+        except sqlite3.Error as exc:
+            self.node.count(ClassifierCounter.JOURNAL_FAILURES)
+            self.node.log.error("scan %s published unjournalled: %s", scan.scan_id, exc)
+            self.node.publish(self.node.topics.scan, scan)
+            return scan
         if dropped:
             self.node.count(ClassifierCounter.JOURNAL_DROPPED, dropped)
             self.node.log.error(
@@ -385,9 +396,15 @@ class Classifier:
     def publish_again(self, everything: bool = False) -> None:
         """Publish again the scans whose ack is overdue, or all not yet acknowledged (after a
         reconnect: the broker may have lost them)."""
-        for unacked in self.journal.due(everything):
-            self.node.publish(self.node.topics.scan, unacked.scan)
+        if not self.node.connected:
+            return  # the reconnect publishes them all; piling copies up in memory helps no one
+        unacked, unreadable = self.journal.due(everything, limit=REPUBLISH_AT_ONCE)
+        for kept in unacked:
+            self.node.publish(self.node.topics.scan, kept.scan)
             self.node.count(ClassifierCounter.SCANS_REPUBLISHED)
+        if unreadable:
+            self.node.count(ClassifierCounter.JOURNAL_FAILURES, unreadable)
+            self.node.log.error("let %d unreadable scans go from the journal", unreadable)
 
     def publish_overdue(self, stop: threading.Event) -> None:
         while not stop.wait(1):
@@ -410,7 +427,7 @@ class Classifier:
             self.publish_config(error=str(exc), request_id=request_id)
             # Logged and counted in `rejected` and `rejected_config` by the runtime.
             raise Refused(f"config refused, keeping {current}: {exc}", Refused.CONFIG) from exc
-        self.save_config()
+        self.save_config(change)
         self.publish_config(request_id=change.request_id)
 
     def apply(self, change: ClassifierConfig) -> None:
@@ -424,15 +441,22 @@ class Classifier:
         self.language = change.language or self.language
         self.node.log.info("config now %s, language %s", self.decider.thresholds, self.language)
 
-    def save_config(self) -> None:
-        """Keep the values in force over restarts (a change is published live, never retained:
-        the broker does not keep it)."""
-        state = ClassifierConfig(**dataclasses.asdict(self.decider.thresholds),
-                                 language=self.language)  # fmt: skip
+    def save_config(self, change: ClassifierConfig) -> None:
+        """Keep what live changes set over restarts (a change is published live, never
+        retained: the broker does not keep it). Only the fields a change set: the others
+        follow the settings, which the operator may change in the environment."""
         saved = self.settings.live_config_path
+        kept: dict[str, Any] = {}
+        if saved.exists():
+            with contextlib.suppress(ContractError, OSError):
+                kept = ClassifierConfig.from_json(saved.read_bytes()).to_dict()
+        for name in (*TUNABLE, "language"):
+            if getattr(change, name) is not None:
+                kept[name] = getattr(change, name)
+        kept.update(schema=ClassifierConfig.SCHEMA, request_id=None, error=None)
         saved.parent.mkdir(parents=True, exist_ok=True)
         partial = saved.with_suffix(".partial")
-        partial.write_bytes(state.to_json())
+        partial.write_text(json.dumps(kept))
         os.replace(partial, saved)  # whole or not at all
 
     def load_config(self) -> None:
@@ -464,6 +488,11 @@ class Classifier:
             request_id=request_id,
         )
         self.node.publish(self.node.topics.classifier_config_state, state)
+
+
+REPUBLISH_AT_ONCE = 100
+"""Scans published again in one pass: a lane back from a long outage catches up over seconds,
+not in one burst."""
 
 
 def file_sha256(path: Path) -> str:

@@ -95,6 +95,9 @@ class ClassifierCounter(StrEnum):
     """Gauge: scans in the journal waiting for the bridge's ack."""
     JOURNAL_DROPPED = "journal_dropped"
     """Unacknowledged scans let go from the journal at its bound."""
+    JOURNAL_FAILURES = "journal_failures"
+    """Scans published without the journal (it could not be written), or rows of it that could
+    not be read and were let go."""
     QUESTIONS = "questions"
     """Questions asked to the shopper."""
     UNSURE = "unsure"

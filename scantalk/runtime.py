@@ -227,6 +227,11 @@ class Node:
                 raise ContractError(str(exc)) from None
         return known
 
+    @property
+    def connected(self) -> bool:
+        """Connected to the broker now."""
+        return bool(self._client.is_connected())
+
     def on_online(self, callback: Callable[[], None]) -> None:
         """Run on the network thread after each (re)connection, e.g. to republish state."""
         self._online_callbacks.append(callback)
@@ -312,7 +317,8 @@ class Node:
             with self._lock:
                 self._counters[RuntimeCounter.REJECTED] += 1
                 self._counters[RuntimeCounter.rejected(reason)] += 1
-            self.log.warning("rejected message on %s (%s): %s", message.topic, reason, exc)
+            # The reason in the template: the log summarises each reason on its own.
+            self.log.warning(f"rejected message ({reason}) on %s: %s", message.topic, exc)
         except Exception:
             self.count(RuntimeCounter.ERRORS)
             if fatal:
@@ -450,7 +456,11 @@ class Node:
         self._connected.set()
         self.log.info("online")
         for callback in self._online_callbacks:
-            callback()
+            try:  # on paho's network thread: an error here must not end it
+                callback()
+            except Exception:
+                self.count(RuntimeCounter.ERRORS)
+                self.log.exception("reconnect callback %s failed", callback)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         # paho calls this from inside its `except OSError`, without the error: take it there.

@@ -193,10 +193,11 @@ def test_template_keeps_state_on_the_host():
         assert binds == ["${SCANTALK_DATA_HOST_DIR}:/data"], module
 
 
-def test_the_template_sets_the_lanes_twin_with_settings_the_lane_takes():
+def test_the_template_gives_the_lanes_twin_its_sections_and_leaves_the_env_in_force():
     desired = template()["modulesContent"]["bridge"]["properties.desired"]
     change = LaneTwin.classifier_change({**desired, "$version": 1}, 1)  # refuses what it can't take
-    assert (change.threshold, change.language, change.request_id) == (0.8, "en", "twin-1")
+    # No value: `SCANTALK_THRESHOLD` and the rest from .env stand until the chain sets one.
+    assert (change.threshold, change.language, change.request_id) == (None, None, "twin-1")
 
 
 def test_every_container_rotates_its_log_on_edge_and_in_compose():
