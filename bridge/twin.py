@@ -37,6 +37,7 @@ from scantalk.contract import (
     ClassifierConfig,
     ContractError,
     ModelInfo,
+    ModelRollout,
     NodeName,
     Stats,
     now_rfc3339,
@@ -45,7 +46,8 @@ from scantalk.counters import BridgeCounter, ClassifierCounter
 from scantalk.runtime import Message, Node
 
 SETTABLE = {"classifier": ("threshold", "presence", "similarity", "stable_frames", "empty_below",
-                           "language")}  # fmt: skip
+                           "language"),
+            "model": ("url", "sha256", "version")}  # fmt: skip
 """The desired properties a lane takes, by the node that applies them."""
 MAX_REPORTS_PER_HOUR = 60
 MIN_GAP_S = 2.0
@@ -59,8 +61,10 @@ class LaneTwin:
         self.node, self.settings, self.client, self.outbox = node, settings, client, outbox
         self._lock = threading.Lock()
         self._saved = settings.data_dir / f"twin-{settings.station}.json"
-        self.applied = self._load_applied()
-        """The desired `$version` the lane last applied."""
+        self.applied, self.relayed = self._load_applied()
+        """The desired `$version` the lane last took (applied or refused), and the desired
+        document it last applied."""
+        self._pending: dict[int, dict[str, Any]] = {}
         self.desired: dict[str, Any] = {}
         self.state: dict[str, Any] = {
             "software": {"version": scantalk.__version__},
@@ -137,17 +141,35 @@ class LaneTwin:
             if version is None or version == self.applied:
                 return
         try:
-            change = self.classifier_change(desired, version)
+            change = self.classifier_change(desired, version, self.relayed)
+            rollout = self.model_rollout(desired)
         except ContractError as exc:
             self.refused(version, str(exc))
             return
+        with self._lock:
+            self._pending[version] = desired
+        # Only what changed since the document applied last: a live change made on the lane
+        # to another setting stands.
         self.node.publish(self.node.topics.classifier_config, change)
+        if rollout and desired.get("model") != self.relayed.get("model"):
+            self.node.publish(self.node.topics.rollout, rollout)
         self.node.log.info("twin $version %s: relayed to the classifier", version)
 
+    def model_rollout(self, desired: dict[str, Any]) -> ModelRollout | None:
+        """The desired `model` as a rollout, if there is one."""
+        model = desired.get("model")
+        if not model:
+            return None
+        body = {"schema": ModelRollout.SCHEMA, "station": self.settings.station, **model}
+        return ModelRollout.from_json(json.dumps(body))
+
     @staticmethod
-    def classifier_change(desired: dict[str, Any], version: int) -> ClassifierConfig:
-        """The classifier's part of a desired document, as a change on `…/classifier/config`;
-        a setting the lane does not take refuses the document, naming it."""
+    def classifier_change(
+        desired: dict[str, Any], version: int, relayed: dict[str, Any] | None = None
+    ) -> ClassifierConfig:
+        """The classifier's part of a desired document, as a change on `…/classifier/config`:
+        the values that differ from `relayed` (the document applied last). A setting the lane
+        does not take refuses the document, naming it."""
         settings = {k: v for k, v in desired.items() if not k.startswith("$")}
         for group, values in settings.items():
             known = SETTABLE.get(group)
@@ -159,7 +181,9 @@ class LaneTwin:
             for key in values:
                 if key not in known:
                     raise ContractError(f"desired {group}.{key}: not a setting of the lane")
-        fields = {k: v for k, v in settings.get("classifier", {}).items() if not k.startswith("$")}
+        before = (relayed or {}).get("classifier") or {}
+        fields = {k: v for k, v in (settings.get("classifier") or {}).items()
+                  if not k.startswith("$") and before.get(k) != v}  # fmt: skip
         body = {"schema": ClassifierConfig.SCHEMA, **fields, "request_id": f"twin-{version}"}
         return ClassifierConfig.from_json(json.dumps(body))
 
@@ -170,7 +194,9 @@ class LaneTwin:
         if version is not None and state.error:
             self.refused(version, state.error)
         elif version is not None:
-            self._save_applied(version)
+            with self._lock:
+                desired = self._pending.pop(version, None)
+            self._save_applied(version, desired)
         with self._lock:
             self.state["settings"] = settings
             if version is not None and not state.error:
@@ -186,17 +212,21 @@ class LaneTwin:
             self.state["lastRefusal"] = {"version": version, "error": error, "at": now_rfc3339()}
         self._changed.set()
 
-    def _load_applied(self) -> int | None:
+    def _load_applied(self) -> tuple[int | None, dict[str, Any]]:
         try:
-            return int(json.loads(self._saved.read_text())["applied"])
+            saved = json.loads(self._saved.read_text())
+            return int(saved["applied"]), dict(saved.get("relayed") or {})
         except (OSError, ValueError, KeyError, TypeError):
-            return None
+            return None, {}
 
-    def _save_applied(self, version: int) -> None:
+    def _save_applied(self, version: int, desired: dict[str, Any] | None = None) -> None:
+        """`version` is done with; `desired`, when it was applied, is what the lane now has."""
         with self._lock:
             self.applied = version
+            if desired is not None:
+                self.relayed = {k: v for k, v in desired.items() if not k.startswith("$")}
             partial = self._saved.with_suffix(".partial")
-            partial.write_text(json.dumps({"applied": version}))
+            partial.write_text(json.dumps({"applied": version, "relayed": self.relayed}))
             partial.replace(self._saved)
 
     # --- reported --------------------------------------------------------------------------
@@ -207,6 +237,9 @@ class LaneTwin:
             self.state["model"] = {
                 "name": model.name, "kind": model.kind, "sha256": model.sha256,
                 "labels": model.labels, "taught": model.taught, "since": model.loaded_at,
+                "version": model.version,
+                "rolloutFailed": None if model.rollout_version is None else {
+                    "version": model.rollout_version, "error": model.rollout_error},
             }  # fmt: skip
         self._changed.set()
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from classifier_node import learning
@@ -23,6 +22,14 @@ from classifier_node.http_api import ImageApi
 from classifier_node.journal import Journal
 from classifier_node.model import Model
 from classifier_node.questions import Asked, Questions
+from classifier_node.rollout import (
+    RolloutError,
+    fetch,
+    file_sha256,
+    folder_of,
+    smoke_check,
+    unpack,
+)
 from classifier_node.settings import ClassifierSettings
 from classifier_node.weighing import REWEIGH_KG, ScaleView
 from scantalk.contract import (
@@ -37,6 +44,7 @@ from scantalk.contract import (
     Guess,
     InventoryAck,
     ModelInfo,
+    ModelRollout,
     NodeName,
     Prediction,
     Question,
@@ -73,7 +81,13 @@ class Unweighed:
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
-        self.model = Model.of_lane(settings)
+        self.version = active_version(settings)
+        """The rolled-out model in force (`<data dir>/models/active`), or None: the deployed one."""
+        self.model = Model.of_lane(
+            settings, folder_of(settings.models_dir, self.version) if self.version else None
+        )
+        self.rollout_failed: tuple[str, str] | None = None
+        """The last rollout that failed: its version and why."""
         self.decider = ScanDecider(settings.thresholds)
         self._deciding = threading.RLock()
         """Frames, answers and weights feed the decision and its scans, on three threads."""
@@ -105,6 +119,9 @@ class Classifier:
         node.subscribe(node.topics.weight, self.on_weight)
         node.subscribe(node.topics.status(NodeName.SCALE), self.on_scale_status)
         node.subscribe(node.topics.inventory_ack, self.on_ack)
+        self.rollouts: queue.Queue[ModelRollout] = queue.Queue(maxsize=10)
+        node.subscribe(node.topics.rollout, self.on_rollout)
+        node.add_worker(self.roll_out)
         node.add_worker(self.expire_questions)
         node.add_worker(self.publish_overdue)
         node.on_online(self.publish_config)
@@ -472,11 +489,60 @@ class Classifier:
 
     def publish_model(self) -> None:
         """What this lane runs, retained: the bridge reports it to IoT Hub."""
+        failed_version, failed_why = self.rollout_failed or (None, None)
         info = ModelInfo(self.settings.station, self.model.name, self.model.kind,
                          self.model_sha256, len(self.model.labels),
                          taught=len(self.model.prototypes.labels),
-                         loaded_at=self.model_loaded_at)  # fmt: skip
+                         loaded_at=self.model_loaded_at, version=self.version,
+                         rollout_version=failed_version, rollout_error=failed_why)  # fmt: skip
         self.node.publish(self.node.topics.model, info)
+
+    def on_rollout(self, message: Message) -> None:
+        rollout = ModelRollout.from_json(message.payload)
+        Refused.check_station(rollout.station, message.topic, "rollout")
+        try:  # a download takes long: the node's handlers must not
+            self.rollouts.put_nowait(rollout)
+        except queue.Full:
+            raise ContractError(f"rollout {rollout.version}: 10 are waiting already") from None
+
+    def roll_out(self, stop: threading.Event) -> None:
+        """A worker: the rollouts asked for, in order."""
+        while not stop.is_set():
+            with contextlib.suppress(queue.Empty):
+                self.roll_out_one(self.rollouts.get(timeout=0.5))
+
+    def roll_out_one(self, rollout: ModelRollout) -> None:
+        """Fetch, check and load a model beside the running one, then swap between two
+        frames; on any failure the running model stays and the model state says why."""
+        if rollout.version == self.version:
+            return
+        settings = self.settings
+        try:
+            folder = folder_of(settings.models_dir, rollout.version)
+            checked = folder / ".sha256"
+            if not (checked.exists() and checked.read_text() == rollout.sha256):
+                archive = settings.models_dir / f"{rollout.version}.zip"
+                fetch(rollout.url, rollout.sha256, archive,
+                      settings.model_max_mb * 2**20, settings.model_ca_file)  # fmt: skip
+                unpack(archive, folder, settings.model_max_mb * 2**20)
+                archive.unlink()
+                checked.write_text(rollout.sha256)  # kept: a later rollback needs no download
+            model = Model.of_lane(settings, folder)
+            smoke_check(model.classify, len(model.labels))
+        except Exception as exc:  # whatever fails, the running model stays
+            self.rollout_failed = rollout.version, str(exc)[:500]
+            self.node.count(ClassifierCounter.ROLLOUTS_FAILED)
+            self.node.log.error("model %s not rolled out: %s", rollout.version, exc)
+            self.publish_model()
+            return
+        sha256 = file_sha256(model.folder.onnx)
+        with self._deciding:  # between two frames' decisions; a placement goes on
+            self.model, self.version, self.rollout_failed = model, rollout.version, None
+            self.model_sha256, self.model_loaded_at = sha256, now_rfc3339()
+        write_active(settings, rollout.version)
+        self.node.count(ClassifierCounter.ROLLOUTS)
+        self.node.log.info("model %s in force (%s, sha256 %s)", model.name, model.kind, sha256)
+        self.publish_model()
 
     def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
         thresholds = self.decider.thresholds
@@ -495,12 +561,21 @@ REPUBLISH_AT_ONCE = 100
 not in one burst."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def active_version(settings: ClassifierSettings) -> str | None:
+    """The rolled-out version in force, if any (and still there)."""
+    try:
+        version = (settings.models_dir / "active").read_text().strip()
+        return (
+            version if (folder_of(settings.models_dir, version) / "model.onnx").exists() else None
+        )
+    except (OSError, RolloutError):
+        return None
+
+
+def write_active(settings: ClassifierSettings, version: str) -> None:
+    partial = settings.models_dir / "active.partial"
+    partial.write_text(version)
+    partial.replace(settings.models_dir / "active")
 
 
 def live_value(name: str, value: object) -> Any:

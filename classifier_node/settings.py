@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scantalk.contract import ClassifierConfig
-from scantalk.settings import NON_EMPTY, YES_NO, Number, Settings, setting
+from scantalk.settings import NON_EMPTY, PATH, YES_NO, Number, Settings, setting
 
 if TYPE_CHECKING:
     from classifier_node.decision import Thresholds
@@ -103,10 +103,21 @@ class ClassifierSettings(Settings):
         Number(int, 10, 10_000_000),
         "scans kept until the bridge acknowledges them; past it the oldest is let go (logged)",
     )
+    model_max_mb: int = setting(
+        200, Number(int, 1, 4096), "largest model archive a rollout downloads, in MB"
+    )
+    model_ca_file: Path | None = setting(
+        None, PATH, "CA certificate (PEM) to trust for model downloads, besides the system's"
+    )
     http_host: str = setting("127.0.0.1", NON_EMPTY, "address the /image API listens on")
     http_port: int | None = setting(
         None, Number(int, 1, 65535), "port of the Custom Vision-compatible /image API; unset: off"
     )
+
+    @property
+    def models_dir(self) -> Path:
+        """Rolled-out models, one folder per version, and `active`, the version in force."""
+        return self.data_dir / "models"
 
     @property
     def live_config_path(self) -> Path:

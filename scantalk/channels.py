@@ -162,6 +162,15 @@ MODEL = Channel(
     publishers=_uses(("classifier", "At start, and on each reconnect.")),
     readers=_uses(("bridge", "The bridge reports it in the lane's twin (IoT Edge).")),
 )  # fmt: skip
+ROLLOUT = Channel(
+    "classifierRollout", _lane("classifier/rollout"), "ModelRollout", "Model rollouts",
+    "A model to roll out, from the lane's twin (IoT Edge).",
+    command=True,
+    qos=1,
+    publishers=_uses(("bridge", "The bridge relays the twin's desired `model`."),),
+    readers=_uses(("classifier", "The classifier fetches, checks and swaps it, or keeps the "
+                   "running model and says why on `…/classifier/model`.")),
+)  # fmt: skip
 TAUGHT = Channel(
     "classifierTaught", _lane("classifier/taught"), "TaughtChange", "Taught items",
     "An item was taught on the lane or forgotten.",
@@ -288,8 +297,8 @@ STATS = Channel(
 )  # fmt: skip
 
 CHANNELS = (
-    FRAME, SNAPSHOT, PREDICTION, CLASSIFIER_CONFIG, CLASSIFIER_CONFIG_STATE, MODEL, TAUGHT, SCAN,
-    QUESTION, ANSWER, WEIGHT, SAY, SPOKEN, REPEAT, INVENTORY_ACK, STATUS, STATS,
+    FRAME, SNAPSHOT, PREDICTION, CLASSIFIER_CONFIG, CLASSIFIER_CONFIG_STATE, MODEL, ROLLOUT,
+    TAUGHT, SCAN, QUESTION, ANSWER, WEIGHT, SAY, SPOKEN, REPEAT, INVENTORY_ACK, STATUS, STATS,
 )  # fmt: skip
 """The lane's channels, in the order the AsyncAPI document lists them."""
 

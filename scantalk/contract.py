@@ -120,6 +120,10 @@ class Topics:
         return self._t(ch.MODEL)
 
     @property
+    def rollout(self) -> str:
+        return self._t(ch.ROLLOUT)
+
+    @property
     def say(self) -> str:
         return self._t(ch.SAY)
 
@@ -801,6 +805,32 @@ class ModelInfo(Payload):
     """Items taught on this lane, beside the model's own labels."""
     loaded_at: str = stamped()
     """When the classifier loaded it."""
+    version: str | None = field(default=None, metadata=ID)
+    """The rolled-out version it is (`…/classifier/rollout`); null for the model the lane was
+    deployed with."""
+    rollout_version: str | None = field(default=None, metadata=ID)
+    """The last rollout asked for, when it failed."""
+    rollout_error: str | None = None
+    """Why that rollout failed: the model above runs on."""
+
+
+@dataclass(frozen=True)
+class ModelRollout(Payload):
+    """Roll out a model (`…/classifier/rollout`, QoS 1, a command): the bridge relays the lane
+    twin's desired `model`. The classifier fetches it over HTTPS (resumable), checks its
+    SHA-256, loads and smoke-checks it beside the running model, and swaps between two frames;
+    any failure keeps the running model, and `…/classifier/model` says why."""
+
+    SCHEMA: ClassVar[str] = "scantalk.rollout/1"
+    CORRELATES: ClassVar[str] = "version"
+    station: str = field(metadata=STATION)
+    url: str = field(metadata=limits("an https:// URL", pattern=r"^https://\S+$"))
+    """A zip of the model folder (`model.onnx`, `labels.txt`, optionally `catalog.csv`)."""
+    sha256: str = field(metadata=limits("a SHA-256 in hex", pattern=r"^[0-9a-f]{64}$"))
+    """Of the zip."""
+    version: str = field(metadata=limits("a version", pattern=r"^[A-Za-z0-9._-]{1,64}$"))
+    """Names the model on the lane; an earlier version again goes back to it."""
+    time: str = stamped()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from scantalk.contract import (
     InventoryAck,
     InventoryRecord,
     ModelInfo,
+    ModelRollout,
     NodeName,
     Payload,
     Prediction,
@@ -340,6 +341,17 @@ def examples() -> dict[type[Payload], list[Example]]:
             ModelInfo(station, "produce", "probabilities", "9f" * 32, 23, taught=2, loaded_at=time),
         ),
         Example(
+            "int8",
+            "Roll out the int8 model",
+            ModelRollout(
+                station,
+                "https://models.example/produce-int8-3.zip",
+                "4e" * 32,
+                "produce-int8-3",
+                time=time,
+            ),
+        ),
+        Example(
             "taught",
             "A loaf taught from five photos",
             TaughtChange(station, "sourdough", TaughtAction.TAUGHT, "produce", photos=5, time=time),
@@ -521,6 +533,8 @@ CORRELATION = {
     "scan_id": "Ties it to its scan: the scan's `scan_id`.",
     "question_id": "Ties it to its question: the question's `question_id`.",
     "request_id": "Ties a state to the change it answers: the change's `request_id`, echoed.",
+    "version": "Ties the model state to the rollout it answers: `version`, or "
+    "`rollout_version` when it failed.",
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 from scantalk.contract import ClassifierConfig, Topics
 from scantalk.processes import stop_process
 from testbench.bus import wait_online
+from testbench.model_server import ModelServer
 from testbench.twin import TwinStandIn
 
 T = Topics("lane-1")
@@ -29,9 +30,10 @@ def in_force(bus, threshold: float) -> None:
 
 
 def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
-    hub, twin, bus, node_env, start_node
+    hub, twin, bus, node_env, start_node, tmp_path
 ):
-    start_node("classifier", node_env)
+    server = ModelServer(tmp_path)
+    start_node("classifier", node_env, SCANTALK_MODEL_CA_FILE=str(server.ca))
     wait_online(bus, "classifier")
     bridge_env = {**node_env, **hub.env("edge-1", module="bridge")}
     bridge = start_node("bridge", bridge_env)
