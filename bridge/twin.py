@@ -160,7 +160,8 @@ class LaneTwin:
         model = desired.get("model")
         if not model:
             return None
-        body = {"schema": ModelRollout.SCHEMA, "station": self.settings.station, **model}
+        body = {"schema": ModelRollout.SCHEMA, "station": self.settings.station, **model,
+                "time": now_rfc3339()}  # fmt: skip
         return ModelRollout.from_json(json.dumps(body))
 
     @staticmethod
