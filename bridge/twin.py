@@ -34,19 +34,27 @@ import scantalk
 from bridge.outbox import Outbox
 from bridge.settings import BridgeSettings
 from scantalk.contract import (
+    CameraConfig,
     ClassifierConfig,
     ContractError,
     ModelInfo,
     ModelRollout,
     NodeName,
     Stats,
+    VoiceConfig,
     now_rfc3339,
 )
 from scantalk.counters import BridgeCounter, ClassifierCounter
 from scantalk.runtime import Message, Node
 
+CONFIGS: dict[str, type[ClassifierConfig | VoiceConfig | CameraConfig]] = {
+    "classifier": ClassifierConfig, "voice": VoiceConfig, "camera": CameraConfig,
+}  # fmt: skip
+"""The nodes whose settings the twin sets, each through its own live change and state."""
 SETTABLE = {"classifier": ("threshold", "presence", "similarity", "stable_frames", "empty_below",
                            "language"),
+            "voice": ("rate", "volume", "cooldown"),
+            "camera": ("fps", "roi"),
             "model": ("url", "sha256", "version")}  # fmt: skip
 """The desired properties a lane takes, by the node that applies them."""
 MAX_REPORTS_PER_HOUR = 60
@@ -69,7 +77,7 @@ class LaneTwin:
         self.state: dict[str, Any] = {
             "software": {"version": scantalk.__version__},
             "desiredVersion": self.applied,
-            "lastRefusal": None,
+            "lastRefusal": self._load_refusal(),
             "nodes": {},
         }
         self._reported: dict[str, Any] = {}
@@ -79,6 +87,8 @@ class LaneTwin:
         self._changed = threading.Event()
         topics = node.topics
         node.subscribe(topics.classifier_config_state, self.on_config_state)
+        node.subscribe(topics.voice_config_state, self.on_voice_state)
+        node.subscribe(topics.camera_config_state, self.on_camera_state)
         node.subscribe(topics.model, self.on_model)
         node.subscribe(topics.statuses, self.on_status)
         node.subscribe(topics.stats(NodeName.CLASSIFIER), self.on_classifier_stats)
@@ -141,7 +151,7 @@ class LaneTwin:
             if version is None or version == self.applied:
                 return
         try:
-            change = self.classifier_change(desired, version, self.relayed)
+            changes = self.changes(desired, version, self.relayed)
             rollout = self.model_rollout(desired)
         except ContractError as exc:
             self.refused(version, str(exc))
@@ -149,11 +159,18 @@ class LaneTwin:
         with self._lock:
             self._pending[version] = desired
         # Only what changed since the document applied last: a live change made on the lane
-        # to another setting stands.
-        self.node.publish(self.node.topics.classifier_config, change)
+        # to another setting stands. The classifier's answer to its part (always sent) marks
+        # the version applied; the others report a refusal of theirs.
+        for group, change in changes.items():
+            self.node.publish(self.config_topic(group), change)
         if rollout and desired.get("model") != self.relayed.get("model"):
             self.node.publish(self.node.topics.rollout, rollout)
-        self.node.log.info("twin $version %s: relayed to the classifier", version)
+        self.node.log.info("twin $version %s: relayed to %s", version, ", ".join(changes))
+
+    def config_topic(self, group: str) -> str:
+        topics = self.node.topics
+        return {"classifier": topics.classifier_config, "voice": topics.voice_config,
+                "camera": topics.camera_config}[group]  # fmt: skip
 
     def model_rollout(self, desired: dict[str, Any]) -> ModelRollout | None:
         """The desired `model` as a rollout, if there is one."""
@@ -164,13 +181,14 @@ class LaneTwin:
                 "time": now_rfc3339()}  # fmt: skip
         return ModelRollout.from_json(json.dumps(body))
 
-    @staticmethod
-    def classifier_change(
-        desired: dict[str, Any], version: int, relayed: dict[str, Any] | None = None
-    ) -> ClassifierConfig:
-        """The classifier's part of a desired document, as a change on `…/classifier/config`:
-        the values that differ from `relayed` (the document applied last). A setting the lane
-        does not take refuses the document, naming it."""
+    @classmethod
+    def changes(
+        cls, desired: dict[str, Any], version: int, relayed: dict[str, Any] | None = None
+    ) -> dict[str, ClassifierConfig | VoiceConfig | CameraConfig]:
+        """The node settings of a desired document, as live changes by node: the values that
+        differ from `relayed` (the document applied last); the classifier's always, for its
+        answer marks the version applied. A setting the lane does not take, or a value its
+        node's contract refuses, refuses the document, naming it."""
         settings = {k: v for k, v in desired.items() if not k.startswith("$")}
         for group, values in settings.items():
             known = SETTABLE.get(group)
@@ -182,36 +200,67 @@ class LaneTwin:
             for key in values:
                 if key not in known:
                     raise ContractError(f"desired {group}.{key}: not a setting of the lane")
-        before = (relayed or {}).get("classifier") or {}
-        fields = {k: v for k, v in (settings.get("classifier") or {}).items()
-                  if not k.startswith("$") and before.get(k) != v}  # fmt: skip
-        body = {"schema": ClassifierConfig.SCHEMA, **fields, "request_id": f"twin-{version}"}
-        return ClassifierConfig.from_json(json.dumps(body))
+        found = {}
+        for group, config in CONFIGS.items():
+            before = (relayed or {}).get(group) or {}
+            fields = {k: v for k, v in (settings.get(group) or {}).items() if before.get(k) != v}
+            if fields or group == "classifier":
+                body = {"schema": config.SCHEMA, **fields, "request_id": f"twin-{version}"}
+                found[group] = config.from_json(json.dumps(body))
+        return found
+
+    @classmethod
+    def classifier_change(
+        cls, desired: dict[str, Any], version: int, relayed: dict[str, Any] | None = None
+    ) -> ClassifierConfig:
+        change = cls.changes(desired, version, relayed)["classifier"]
+        assert isinstance(change, ClassifierConfig)
+        return change
 
     def on_config_state(self, message: Message) -> None:
-        state = ClassifierConfig.from_json(message.payload)
-        settings = {k: getattr(state, k) for k in SETTABLE["classifier"]}
-        version = _twin_version(state.request_id)
-        if version is not None and state.error:
-            self.refused(version, state.error)
-        elif version is not None:
+        """The classifier's settings in force; its answer to a twin change marks it applied."""
+        version = self.on_node_state("classifier", ClassifierConfig.from_json(message.payload))
+        if version is not None:
             with self._lock:
                 desired = self._pending.pop(version, None)
             self._save_applied(version, desired)
+
+    def on_voice_state(self, message: Message) -> None:
+        self.on_node_state("voice", VoiceConfig.from_json(message.payload))
+
+    def on_camera_state(self, message: Message) -> None:
+        self.on_node_state("camera", CameraConfig.from_json(message.payload))
+
+    def on_node_state(
+        self, group: str, state: ClassifierConfig | VoiceConfig | CameraConfig
+    ) -> int | None:
+        """Report a node's settings in force; the twin version it applied, if it did."""
+        version = _twin_version(state.request_id)
+        if version is not None and state.error:
+            self.refused(version, f"{group}: {state.error}")
         with self._lock:
-            self.state["settings"] = settings
-            if version is not None and not state.error:
+            self.state.setdefault("settings", {})[group] = {
+                k: getattr(state, k) for k in SETTABLE[group]
+            }
+            if group == "classifier" and version is not None and not state.error:
                 self.state["desiredVersion"] = version
         self._changed.set()
+        return None if state.error else version
 
     def refused(self, version: int, error: str) -> None:
         """Refused whole: the old values stay, and the twin says why. Not tried again until
         the desired document changes."""
         self.node.log.warning("twin $version %s refused: %s", version, error)
-        self._save_applied(version)
         with self._lock:
             self.state["lastRefusal"] = {"version": version, "error": error, "at": now_rfc3339()}
+        self._save_applied(version)  # the refusal with it: it outlives a restart
         self._changed.set()
+
+    def _load_refusal(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._saved.read_text()).get("lastRefusal")
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def _load_applied(self) -> tuple[int | None, dict[str, Any]]:
         try:
@@ -227,7 +276,9 @@ class LaneTwin:
             if desired is not None:
                 self.relayed = {k: v for k, v in desired.items() if not k.startswith("$")}
             partial = self._saved.with_suffix(".partial")
-            partial.write_text(json.dumps({"applied": version, "relayed": self.relayed}))
+            saved = {"applied": version, "relayed": self.relayed,
+                     "lastRefusal": self.state.get("lastRefusal")}  # fmt: skip
+            partial.write_text(json.dumps(saved))
             partial.replace(self._saved)
 
     # --- reported --------------------------------------------------------------------------
@@ -255,6 +306,18 @@ class LaneTwin:
         self._changed.set()
         if node == NodeName.CLASSIFIER and status == "online" and pending:
             self.apply(self.desired)  # it was away when the change came
+        elif node in ("voice", "camera") and status == "online":
+            self.resend(node)
+
+    def resend(self, group: str) -> None:
+        """A node back from a restart has its settings' own values: give it the twin's
+        again."""
+        with self._lock:
+            values = self.relayed.get(group) or {}
+        if values:
+            config = CONFIGS[group]
+            change = config.from_json(json.dumps({"schema": config.SCHEMA, **values}))
+            self.node.publish(self.config_topic(group), change)
 
     def on_classifier_stats(self, message: Message) -> None:
         counters = Stats.from_json(message.payload).counters

@@ -87,6 +87,12 @@ class Gate:
             if unknown:
                 self._settle = frames
 
+    def watch(self, roi: tuple[float, float, float, float]) -> None:
+        """Watch another scan area from the next frame on, which is news."""
+        with self._lock:
+            self.settings = dataclasses.replace(self.settings, roi=roi)
+            self._last_sent = None
+
     def check(self, bgr: np.ndarray, now: float) -> Verdict:
         small = self._small(bgr)
         with self._lock:  # the network thread changes what is owed (`wake`, `settle_on`)
@@ -94,7 +100,8 @@ class Gate:
 
     def _check(self, small: np.ndarray, now: float) -> Verdict:
         s = self.settings
-        if self._last_sent is None:  # the first frame is news: send it, settled
+        if self._last_sent is None or self._last_sent.shape != small.shape:
+            # The first frame is news (or the first of a new scan area): send it, settled.
             self._last_sent, self._background = small, small.copy()
             self._last_publish = now
             self._settle = max(self._settle, s.settle_frames or 0)

@@ -13,7 +13,9 @@ from camera_node.settings import CameraSettings
 from camera_node.snapshots import Snapshots
 from camera_node.sources import Source, open_source
 from scantalk.contract import (
+    CameraConfig,
     ClassifierConfig,
+    ContractError,
     FrameInfo,
     NodeName,
     Scan,
@@ -24,6 +26,7 @@ from scantalk.contract import (
 from scantalk.counters import CameraCounter
 from scantalk.latency import Window
 from scantalk.runtime import Message, Node, Refused
+from scantalk.settings import SettingError
 
 MAX_BACKOFF_S = 5
 """A lost camera is retried at least this often, and never in a busy loop."""
@@ -54,6 +57,9 @@ class Camera:
         # The broker saves its store now and then, not per message: after its crash it may
         # hold an older snapshot, or none.
         node.on_online(self.publish_snapshot)
+        self.fps = settings.camera_fps
+        node.subscribe(node.topics.camera_config, self.on_config)
+        node.on_online(self.publish_config)
         gate = self.gate.settings if settings.camera_gate else "off"
         node.log.info(
             "source %s at up to %.1f fps; gate %s",
@@ -63,7 +69,6 @@ class Camera:
         )
 
     def capture(self, stop: threading.Event) -> None:
-        interval = 1 / self.settings.camera_fps
         sequence, next_tick, failures = 0, time.monotonic(), 0
         while not stop.is_set():
             frame = self.source.read()
@@ -76,7 +81,7 @@ class Camera:
                         "source %s gives no frames; retrying", self.settings.camera_source
                     )
                 # Back off so a dead device never spins a core.
-                stop.wait(min(MAX_BACKOFF_S, interval * 2 ** min(failures, 10)))
+                stop.wait(min(MAX_BACKOFF_S, 2 ** min(failures, 10) / self.fps))
                 continue
             if failures:
                 self.node.log.info("source back after %d failed reads", failures)
@@ -94,7 +99,7 @@ class Camera:
                 self.publish(frame, f"{self.run_id}-{sequence}", verdict)
             else:
                 self.node.count(CameraCounter.FRAMES_GATED)
-            next_tick = max(next_tick + interval, time.monotonic())
+            next_tick = max(next_tick + 1 / self.fps, time.monotonic())  # fps may change live
             stop.wait(next_tick - time.monotonic())
         self.source.close()
 
@@ -118,6 +123,28 @@ class Camera:
         self.node.count(CameraCounter.FRAMES if sent.rc == 0 else CameraCounter.FRAMES_UNSENT)
         if sent.rc == 0:
             self.sent.add()
+
+    def on_config(self, message: Message) -> None:
+        """Frame rate and scan area, changed live (the lane's twin): whole or not at all."""
+        try:
+            change = CameraConfig.from_json(message.payload)
+            parse = CameraSettings.parse_value
+            fps = self.fps if change.fps is None else parse("camera_fps", change.fps)
+            roi = self.gate.settings.roi if change.roi is None else parse(
+                "camera_roi", ",".join(f"{v:g}" for v in change.roi))  # fmt: skip
+        except (ContractError, SettingError) as exc:
+            request_id = CameraConfig.text_of(message.payload, "request_id") or None
+            self.publish_config(error=str(exc), request_id=request_id)
+            raise Refused(f"camera config refused: {exc}", Refused.CONFIG) from exc
+        self.fps = fps
+        if roi != self.gate.settings.roi:
+            self.gate.watch(roi)
+        self.node.log.info("up to %s fps; scan area %s", fps, roi)
+        self.publish_config(request_id=change.request_id)
+
+    def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
+        state = CameraConfig(self.fps, list(self.gate.settings.roi), error, request_id)
+        self.node.publish(self.node.topics.camera_config_state, state)
 
     def on_scan(self, message: Message) -> None:
         scan = Scan.from_json(message.payload)

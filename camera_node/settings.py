@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scantalk.contract import CameraConfig
 from scantalk.settings import NON_EMPTY, ROI, YES_NO, Number, Settings, setting
 
 
@@ -12,7 +13,9 @@ class CameraSettings(Settings):
     camera_source: str = setting(
         "demo", NON_EMPTY, "demo, a device index or path, a video file, an RTSP URL, or a folder"
     )
-    camera_fps: float = setting(5.0, Number(float, 0.1, 60), "frames published per second, at most")
+    camera_fps: float = setting(
+        5.0, Number(float, *CameraConfig.bounds("fps")), "frames published per second, at most"
+    )
     camera_dwell: float = setting(4.0, Number(float, 0.1), "seconds each folder/demo image shows")
     camera_gap: float = setting(2.0, Number(float, 0), "seconds of empty scene between images")
     camera_width: int = setting(640, Number(int, 16, 4096), "capture width asked of a device")

@@ -250,6 +250,40 @@ SAY = Channel(
         Use("bridge", "The bridge watches that speech follows requests.", qos=0),
     ),
 )  # fmt: skip
+VOICE_CONFIG = Channel(
+    "voiceConfig", _lane("voice/config"), "VoiceConfig", "Voice configuration changes",
+    "Fields to change (rate, volume, cooldown); absent or null fields keep their values.",
+    command=True,
+    qos=1,
+    publishers=_uses(("bridge", "The bridge relays the lane twin's desired `voice` (IoT Edge), "
+                      "with `request_id` `twin-<$version>`.")),
+    readers=_uses(("voice", "The voice applies a change whole, or refuses it whole.")),
+)  # fmt: skip
+VOICE_CONFIG_STATE = Channel(
+    "voiceConfigState", _lane("voice/config/state"), "VoiceConfig",
+    "Voice configuration in force",
+    "The values in force, retained, with `error` naming a refused change.",
+    qos=1, retain=True,
+    publishers=_uses(("voice", "At start and after every change.")),
+    readers=_uses(("bridge", "The bridge reports them in the lane's twin (IoT Edge).")),
+)  # fmt: skip
+CAMERA_CONFIG = Channel(
+    "cameraConfig", _lane("camera/config"), "CameraConfig", "Camera configuration changes",
+    "Fields to change (fps, roi); absent or null fields keep their values.",
+    command=True,
+    qos=1,
+    publishers=_uses(("bridge", "The bridge relays the lane twin's desired `camera` (IoT "
+                      "Edge), with `request_id` `twin-<$version>`.")),
+    readers=_uses(("camera", "The camera applies a change whole, or refuses it whole.")),
+)  # fmt: skip
+CAMERA_CONFIG_STATE = Channel(
+    "cameraConfigState", _lane("camera/config/state"), "CameraConfig",
+    "Camera configuration in force",
+    "The values in force, retained, with `error` naming a refused change.",
+    qos=1, retain=True,
+    publishers=_uses(("camera", "At start and after every change.")),
+    readers=_uses(("bridge", "The bridge reports them in the lane's twin (IoT Edge).")),
+)  # fmt: skip
 SPOKEN = Channel(
     "voiceSpoken", _lane("voice/spoken"), "Spoken", "Speech said",
     "What the voice said, when, and how fast.",
@@ -298,7 +332,8 @@ STATS = Channel(
 
 CHANNELS = (
     FRAME, SNAPSHOT, PREDICTION, CLASSIFIER_CONFIG, CLASSIFIER_CONFIG_STATE, MODEL, ROLLOUT,
-    TAUGHT, SCAN, QUESTION, ANSWER, WEIGHT, SAY, SPOKEN, REPEAT, INVENTORY_ACK, STATUS, STATS,
+    TAUGHT, SCAN, QUESTION, ANSWER, WEIGHT, SAY, VOICE_CONFIG, VOICE_CONFIG_STATE, CAMERA_CONFIG,
+    CAMERA_CONFIG_STATE, SPOKEN, REPEAT, INVENTORY_ACK, STATUS, STATS,
 )  # fmt: skip
 """The lane's channels, in the order the AsyncAPI document lists them."""
 

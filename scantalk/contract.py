@@ -124,6 +124,22 @@ class Topics:
         return self._t(ch.ROLLOUT)
 
     @property
+    def voice_config(self) -> str:
+        return self._t(ch.VOICE_CONFIG)
+
+    @property
+    def voice_config_state(self) -> str:
+        return self._t(ch.VOICE_CONFIG_STATE)
+
+    @property
+    def camera_config(self) -> str:
+        return self._t(ch.CAMERA_CONFIG)
+
+    @property
+    def camera_config_state(self) -> str:
+        return self._t(ch.CAMERA_CONFIG_STATE)
+
+    @property
     def say(self) -> str:
         return self._t(ch.SAY)
 
@@ -287,6 +303,14 @@ class Payload:
         """Checks of values beyond their types; subclasses add theirs."""
 
     @classmethod
+    def bounds(cls, name: str) -> tuple[float, float]:
+        """A numeric field's range: what the node's settings accept, its state shows and the
+        schema says."""
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        (keywords,) = (f.metadata["limits"] for f in fields if f.name == name)
+        return keywords["minimum"], keywords["maximum"]
+
+    @classmethod
     def text_of(cls, data: bytes, key: str) -> str:
         """The text under `key` of a payload that may be invalid, if it is a usable id (so a
         refusal can still name what it refuses); empty otherwise."""
@@ -442,13 +466,6 @@ class ClassifierConfig(Payload):
     request_id: str | None = field(default=None, metadata=ID)
     """A change's own id, which the state that answers it echoes (`error` null: applied whole;
     else refused whole). A change that is no JSON object has none to echo."""
-
-    @classmethod
-    def bounds(cls, name: str) -> tuple[float, float]:
-        """A decision setting's range: what the classifier's settings accept, its state shows
-        and the schema says."""
-        (keywords,) = (f.metadata["limits"] for f in dataclasses.fields(cls) if f.name == name)
-        return keywords["minimum"], keywords["maximum"]
 
     @classmethod
     def live_bounds(cls, name: str) -> tuple[float, float]:
@@ -735,6 +752,45 @@ class SayRequest(Payload):
         if max(age, waited_s) > self.MAX_AGE_S:
             return "stale"
         return None
+
+
+@dataclass(frozen=True)
+class VoiceConfig(Payload):
+    """The voice's settings, changeable at run time (`…/voice/config`, a command): the lane's
+    twin sets them. The voice applies a change whole or refuses it whole, and answers on
+    `…/voice/config/state` (retained) with the values in force and `error`."""
+
+    SCHEMA: ClassVar[str] = "scantalk.voice-config/1"
+    CORRELATES: ClassVar[str] = "request_id"
+    rate: float | None = field(default=None, metadata=limits(minimum=0.5, maximum=2))
+    """Speaking rate, 1.0 is normal (`SCANTALK_SPEECH_RATE`)."""
+    volume: int | None = field(default=None, metadata=limits(minimum=1, maximum=100))
+    """Speaking volume, percent (`SCANTALK_SPEECH_VOLUME`)."""
+    cooldown: float | None = field(
+        default=None, metadata=limits(minimum=0, maximum=SayRequest.REPEAT_WINDOW_S)
+    )
+    """Seconds in which the same words are not said twice in a row (`SCANTALK_VOICE_COOLDOWN`)."""
+    error: str | None = None
+    request_id: str | None = field(default=None, metadata=ID)
+    """A change's own id, which the state that answers it echoes."""
+
+
+@dataclass(frozen=True)
+class CameraConfig(Payload):
+    """The camera's settings, changeable at run time (`…/camera/config`, a command): the lane's
+    twin sets them. The camera answers on `…/camera/config/state` (retained) with the values in
+    force and `error`."""
+
+    SCHEMA: ClassVar[str] = "scantalk.camera-config/1"
+    CORRELATES: ClassVar[str] = "request_id"
+    fps: float | None = field(default=None, metadata=limits(minimum=0.1, maximum=60))
+    """Frames published per second, at most (`SCANTALK_CAMERA_FPS`)."""
+    roi: list[float] | None = field(default=None, metadata=limits(minItems=4, maxItems=4))
+    """The scan area the motion gate watches: x, y, width, height as shares of the frame
+    (`SCANTALK_CAMERA_ROI`)."""
+    error: str | None = None
+    request_id: str | None = field(default=None, metadata=ID)
+    """A change's own id, which the state that answers it echoes."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ class Espeak:
         if exe is None:
             raise SynthesisError("espeak-ng is not installed: apt-get install espeak-ng")
         self.exe = exe
+        self.set_prosody(rate, volume)
+
+    def set_prosody(self, rate: float, volume: int) -> None:
         self.wpm, self.amplitude = round(NORMAL_WPM * rate), volume
 
     def voice_id(self, language: str) -> str:

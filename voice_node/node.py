@@ -5,7 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
-from scantalk.contract import ContractError, Earcon, NodeName, SayKind, SayRequest, Spoken
+from scantalk.contract import (
+    ContractError,
+    Earcon,
+    NodeName,
+    SayKind,
+    SayRequest,
+    Spoken,
+    VoiceConfig,
+)
 from scantalk.counters import VoiceCounter
 from scantalk.phrases import render
 from scantalk.runtime import HUNG_S, Delivery, Message, Node, Refused
@@ -68,6 +76,9 @@ class Voice:
         # In order, on the subscription's own thread; playback has its own thread.
         node.subscribe(node.topics.say, self.on_say, delivery=Delivery.QUEUE)
         node.subscribe(node.topics.repeat, self.on_repeat, delivery=Delivery.QUEUE)
+        node.subscribe(node.topics.voice_config, self.on_config)
+        self.rate, self.volume = settings.speech_rate, settings.speech_volume
+        node.on_online(self.publish_config)
 
     def on_say(self, message: Message) -> None:
         request = SayRequest.from_json(message.payload)
@@ -103,6 +114,28 @@ class Voice:
         if reason:
             self.node.count(reason)
         return reason is None
+
+    def on_config(self, message: Message) -> None:
+        """Rate, volume and cooldown, changed live (the lane's twin): whole or not at all."""
+        try:
+            change = VoiceConfig.from_json(message.payload)
+            parse = VoiceSettings.parse_value
+            rate = self.rate if change.rate is None else parse("speech_rate", change.rate)
+            volume = self.volume if change.volume is None else parse("speech_volume", change.volume)
+            cooldown = (self.player.cooldown_s if change.cooldown is None
+                        else parse("voice_cooldown", change.cooldown))  # fmt: skip
+        except (ContractError, SettingError) as exc:
+            request_id = VoiceConfig.text_of(message.payload, "request_id") or None
+            self.publish_config(error=str(exc), request_id=request_id)
+            raise Refused(f"voice config refused: {exc}", Refused.CONFIG) from exc
+        self.rate, self.volume, self.player.cooldown_s = rate, volume, cooldown
+        self.speech.set_prosody(rate, volume)
+        self.node.log.info("rate %s, volume %s, cooldown %s s", rate, volume, cooldown)
+        self.publish_config(request_id=change.request_id)
+
+    def publish_config(self, error: str | None = None, request_id: str | None = None) -> None:
+        state = VoiceConfig(self.rate, self.volume, self.player.cooldown_s, error, request_id)
+        self.node.publish(self.node.topics.voice_config_state, state)
 
     def on_repeat(self, message: Message) -> None:
         """A shopper pressed "repeat": the last item (or "not sure") again, at once, cooldown or

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scantalk.contract import SayRequest
+from scantalk.contract import VoiceConfig
 from scantalk.settings import OPTIONAL, YES_NO, Number, Settings, setting
 
 
@@ -20,11 +20,16 @@ class VoiceSettings(Settings):
     speech_deadline: float = setting(
         1.5, Number(float, 0.001, 30), "seconds the cloud may take before espeak-ng speaks instead"
     )
-    speech_rate: float = setting(1.0, Number(float, 0.5, 2.0), "speaking rate, 1.0 is normal")
-    speech_volume: int = setting(100, Number(int, 1, 100), "speaking volume, percent")
+    # Their ranges are the contract's (VoiceConfig), which live changes and the schema share.
+    speech_rate: float = setting(
+        1.0, Number(float, *VoiceConfig.bounds("rate")), "speaking rate, 1.0 is normal"
+    )
+    speech_volume: int = setting(
+        100, Number(int, *map(int, VoiceConfig.bounds("volume"))), "speaking volume, percent"
+    )
     voice_cooldown: float = setting(
         2.0,
-        Number(float, 0, SayRequest.REPEAT_WINDOW_S),
+        Number(float, *VoiceConfig.bounds("cooldown")),
         "seconds in which the same words are not said twice in a row",
     )
     audio_cache_mb: float = setting(50.0, Number(float, 1), "audio cache size bound, MB")

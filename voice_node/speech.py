@@ -48,6 +48,13 @@ class Speech:
         )
         self._cloud_paused_until = 0.0
 
+    def set_prosody(self, rate: float, volume: int) -> None:
+        """Speak at another rate and volume from now on (part of each voice's cache key, so
+        audio cached at the old ones is not played)."""
+        self.offline.set_prosody(rate, volume)
+        if self.cloud:
+            self.cloud.rate, self.cloud.volume = rate, volume
+
     @property
     def engines(self) -> str:
         return (

@@ -33,6 +33,7 @@ from scantalk.contract import (
     MAX_TEXT,
     AckStatus,
     Answer,
+    CameraConfig,
     Candidate,
     ClassifierConfig,
     DecidedBy,
@@ -56,6 +57,7 @@ from scantalk.contract import (
     TaughtChange,
     Unit,
     UserProperties,
+    VoiceConfig,
     Weight,
     WeightStatus,
     camel_case,
@@ -350,6 +352,16 @@ def examples() -> dict[type[Payload], list[Example]]:
                 "produce-int8-3",
                 time=time,
             ),
+        ),
+        Example(
+            "slower",
+            "Speak a little slower, from the lane's twin",
+            VoiceConfig(rate=0.9, request_id="twin-12"),
+        ),
+        Example(
+            "area",
+            "Watch the left two thirds of the frame at 10 fps",
+            CameraConfig(fps=10, roi=[0.0, 0.0, 0.67, 1.0], request_id="twin-12"),
         ),
         Example(
             "taught",

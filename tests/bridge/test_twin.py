@@ -12,7 +12,7 @@ import pytest
 from scantalk.contract import ClassifierConfig, Topics
 from scantalk.processes import stop_process
 from testbench.bus import wait_online
-from testbench.model_server import ModelServer
+from testbench.model_server import INT8, ModelServer, sha256, zipped
 from testbench.twin import TwinStandIn
 
 T = Topics("lane-1")
@@ -30,7 +30,7 @@ def in_force(bus, threshold: float) -> None:
 
 
 def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
-    hub, twin, bus, node_env, start_node, tmp_path
+    hub, twin, bus, node_env, start_node, tmp_path, photo_dir
 ):
     server = ModelServer(tmp_path)
     start_node("classifier", node_env, SCANTALK_MODEL_CA_FILE=str(server.ca))
@@ -42,7 +42,7 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
     in_force(bus, 0.85)
     reported = twin.wait_reported(
         lambda r: (
-            r.get("settings", {}).get("threshold") == 0.85
+            r.get("settings", {}).get("classifier", {}).get("threshold") == 0.85
             and r.get("model", {}).get("name") == "produce"
             and r.get("nodes", {}).get("classifier") == "online"
         ),
@@ -58,7 +58,9 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
     version = twin.set_desired({"classifier": {"threshold": 0.9}})
     in_force(bus, 0.9)
     twin.wait_reported(
-        lambda r: r["settings"]["threshold"] == 0.9 and r["desiredVersion"] == version,
+        lambda r: (
+            r["settings"]["classifier"]["threshold"] == 0.9 and r["desiredVersion"] == version
+        ),
         "threshold 0.9 reported",
     )
 
@@ -74,7 +76,8 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
     # A setting the lane does not take is refused whole too.
     unknown = twin.set_desired({"classifier": {"threshold": 0.9}, "lights": {"on": True}})
     reported = twin.wait_reported(
-        lambda r: r["lastRefusal"]["version"] == unknown, "the unknown setting refused"
+        lambda r: (r.get("lastRefusal") or {}).get("version") == unknown,
+        "the unknown setting refused",
     )
     assert "'lights'" in reported["lastRefusal"]["error"]
 
@@ -88,7 +91,9 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
     # A live change on the lane stands over the twin, also when the bridge reconnects.
     bus.publish(T.classifier_config, ClassifierConfig(threshold=0.88).to_json())
     in_force(bus, 0.88)
-    twin.wait_reported(lambda r: r["settings"]["threshold"] == 0.88, "the live change")
+    twin.wait_reported(
+        lambda r: r["settings"]["classifier"]["threshold"] == 0.88, "the live change"
+    )
     stop_process(bridge)
     restarted = time.monotonic()
     start_node("bridge", bridge_env)
@@ -97,4 +102,38 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
         T.classifier_config_state,
         lambda h: h.received > restarted and h.json()["threshold"] != 0.88,
     ), "the twin overrode a live change at a reconnect"
-    assert twin.reports < 30, f"{twin.reports} reports for a handful of changes"
+
+    # The voice's and the camera's settings, through their own live changes and states.
+    start_node("voice", node_env)
+    start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")))
+    wait_online(bus, "voice", "camera")
+    twin.set_desired({"voice": {"rate": 1.5, "cooldown": 1}, "camera": {"fps": 3}})
+    bus.wait_for(T.voice_config_state, lambda h: h.json()["rate"] == 1.5)
+    bus.wait_for(T.camera_config_state, lambda h: h.json()["fps"] == 3)
+    reported = twin.wait_reported(
+        lambda r: (
+            r["settings"].get("voice", {}).get("rate") == 1.5
+            and r["settings"].get("camera", {}).get("fps") == 3
+        ),
+        "the voice's and the camera's settings",
+    )
+    assert reported["settings"]["voice"]["cooldown"] == 1
+    loud = twin.set_desired({"voice": {"volume": 500}})
+    reported = twin.wait_reported(
+        lambda r: (r.get("lastRefusal") or {}).get("version") == loud, "the voice's refusal"
+    )
+    assert "volume" in reported["lastRefusal"]["error"]
+    assert bus.matching(T.voice_config_state)[-1].json()["volume"] == 100
+
+    # A model rolled out by the twin; the live change to the threshold still stands.
+    archive = zipped(INT8)
+    server.files["/int8.zip"] = archive
+    model = {"url": server.url("/int8.zip"), "sha256": sha256(archive), "version": "int8-1"}
+    twin.set_desired({"voice": {"volume": 90}, "model": model})
+    reported = twin.wait_reported(
+        lambda r: r["model"].get("version") == "int8-1", "the rolled-out model"
+    )
+    assert reported["model"]["sha256"] == sha256((INT8 / "model.onnx").read_bytes())
+    assert bus.matching(T.classifier_config_state)[-1].json()["threshold"] == 0.88
+    server.close()
+    assert twin.reports < 40, f"{twin.reports} reports for a handful of changes"
