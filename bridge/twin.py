@@ -52,7 +52,7 @@ CONFIGS: dict[str, type[ClassifierConfig | VoiceConfig | CameraConfig]] = {
 }  # fmt: skip
 """The nodes whose settings the twin sets, each through its own live change and state."""
 SETTABLE = {"classifier": ("threshold", "presence", "similarity", "stable_frames", "empty_below",
-                           "language"),
+                           "language", "answer_timeout", "weighed_min_kg", "weigh_wait"),
             "voice": ("rate", "volume", "cooldown"),
             "camera": ("fps", "roi"),
             "model": ("url", "sha256", "version")}  # fmt: skip

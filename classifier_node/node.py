@@ -63,7 +63,9 @@ from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
 TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
-"""What `…/classifier/config` may change at run time."""
+"""What `…/classifier/config` may change at run time in the decision."""
+LANE_SETTINGS = ("answer_timeout", "weighed_min_kg", "weigh_wait")
+"""…and in the question/answer and the scale's use, read from the settings at each use."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -454,7 +456,13 @@ class Classifier:
             for name in TUNABLE
             if getattr(change, name) is not None
         }
+        lane = {
+            name: ClassifierSettings.parse_value(name, getattr(change, name))
+            for name in LANE_SETTINGS
+            if getattr(change, name) is not None
+        }
         self.decider.thresholds = dataclasses.replace(self.decider.thresholds, **updates)
+        self.settings = dataclasses.replace(self.settings, **lane)
         self.language = change.language or self.language
         self.node.log.info("config now %s, language %s", self.decider.thresholds, self.language)
 
@@ -467,7 +475,7 @@ class Classifier:
         if saved.exists():
             with contextlib.suppress(ContractError, OSError):
                 kept = ClassifierConfig.from_json(saved.read_bytes()).to_dict()
-        for name in (*TUNABLE, "language"):
+        for name in (*TUNABLE, "language", *LANE_SETTINGS):
             if getattr(change, name) is not None:
                 kept[name] = getattr(change, name)
         kept.update(schema=ClassifierConfig.SCHEMA, request_id=None, error=None)
@@ -552,6 +560,7 @@ class Classifier:
             settle_frames=thresholds.settle_frames,
             error=error,
             request_id=request_id,
+            **{name: getattr(self.settings, name) for name in LANE_SETTINGS},
         )
         self.node.publish(self.node.topics.classifier_config_state, state)
 

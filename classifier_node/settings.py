@@ -80,7 +80,9 @@ class ClassifierSettings(Settings):
         "AutoML models: exported with enable_onnx_normalization (they take RGB 0-255)",
     )
     answer_timeout: float = setting(
-        8.0, Number(float, 2, 60), "seconds a question waits for the shopper's answer"
+        8.0,
+        Number(float, *ClassifierConfig.bounds("answer_timeout")),
+        "seconds a question waits for the shopper's answer",
     )
     learn_from_answers: bool = setting(
         True, YES_NO, "learn items from shoppers' answers, and announce them once learned"
@@ -90,12 +92,12 @@ class ClassifierSettings(Settings):
     )
     weighed_min_kg: float = setting(
         0.01,
-        Number(float, 0.001, 5),
+        Number(float, *ClassifierConfig.bounds("weighed_min_kg")),
         "stable weight from which something lies on the produce scale (where there is one)",
     )
     weigh_wait: float = setting(
         2.0,
-        Number(float, 0, 10),
+        Number(float, *ClassifierConfig.bounds("weigh_wait")),
         "seconds an item sold by weight waits for a stable weight before it is announced without",
     )
     journal_max: int = setting(

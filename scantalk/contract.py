@@ -454,6 +454,13 @@ class ClassifierConfig(Payload):
     """Presence below which a frame shows nothing."""
     language: str | None = field(default=None, metadata=LANGUAGE)
     """Language of announcements (BCP 47: `en`, `de`): names and phrases from then on."""
+    answer_timeout: float | None = field(default=None, metadata=limits(minimum=2, maximum=60))
+    """Seconds a question waits for the shopper's answer."""
+    weighed_min_kg: float | None = field(default=None, metadata=limits(minimum=0.001, maximum=5))
+    """Stable weight from which something lies on the produce scale."""
+    weigh_wait: float | None = field(default=None, metadata=limits(minimum=0, maximum=10))
+    """Seconds an item sold by weight waits for a stable weight before it is announced
+    without one."""
     MAX_SETTLE_FRAMES: ClassVar[int] = 1000
     """What a camera will send in one burst at most (a minute at 15 fps): a bound on what it is
     told, well above what any decision needs, not a copy of how the classifier counts."""

@@ -107,7 +107,9 @@ def test_desired_properties_set_the_lane_and_reported_ones_say_what_it_runs(
     start_node("voice", node_env)
     start_node("camera", node_env, SCANTALK_CAMERA_SOURCE=str(photo_dir("fruit/banana.png")))
     wait_online(bus, "voice", "camera")
-    twin.set_desired({"voice": {"rate": 1.5, "cooldown": 1}, "camera": {"fps": 3}})
+    twin.set_desired({"voice": {"rate": 1.5, "cooldown": 1}, "camera": {"fps": 3},
+                      "classifier": {"answer_timeout": 12}})  # fmt: skip
+    bus.wait_for(T.classifier_config_state, lambda h: h.json()["answer_timeout"] == 12)
     bus.wait_for(T.voice_config_state, lambda h: h.json()["rate"] == 1.5)
     bus.wait_for(T.camera_config_state, lambda h: h.json()["fps"] == 3)
     reported = twin.wait_reported(
