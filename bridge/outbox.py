@@ -8,12 +8,12 @@ With no IoT Hub configured this database *is* the inventory record store.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from scantalk.contract import ContractError, InventoryRecord, now_rfc3339, printable
+from scantalk.durable import open_durable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -52,11 +52,7 @@ class StoredRecord:
 
 class Outbox:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_durable(path, SCHEMA)
         self._lock = threading.Lock()
 
     def add(self, record: InventoryRecord) -> bool:

@@ -15,13 +15,13 @@ are the ones a shopper is still at the lane for.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scantalk.contract import ContractError, Scan
+from scantalk.durable import open_durable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -48,11 +48,7 @@ class Unacked:
 
 class Journal:
     def __init__(self, path: Path, bound: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_durable(path, SCHEMA)
         self._lock = threading.Lock()
         self.bound = bound
 
