@@ -1,12 +1,10 @@
-"""A stream of scans for chaos tests: a publisher that keeps publishing through broker restarts and
-knows which of its scans the broker acknowledged and which of those are safe on disk.
+"""A stream of scans for chaos tests: a publisher that keeps publishing through broker restarts,
+and keeps each scan, as the classifier does, until the bridge's `inventory/ack` for it: it
+publishes every scan not yet acknowledged again on each reconnect.
 
-Mosquitto (`broker.conf`) sends a PUBACK as it handles a PUBLISH and saves its store at the end
-of that turn of its event loop: a kill -9 within that turn loses what it just acknowledged. So
-a scan acknowledged on a connection that ended in a kill -9 of the broker counts as safe only
-once the same connection had a PUBACK for a scan sent *after* that acknowledgement (read by
-the broker in a later turn, after the save). On any other connection every acknowledged scan
-counts: a graceful stop saves first, and a node's crash does not touch the broker.
+The broker saves its store only every so many changes (`broker.conf`), so a kill -9 may lose
+scans it acknowledged; the end-to-end acknowledgement brings them back. So every scan the
+broker ever acknowledged is safe: it must become exactly one record.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from scantalk.connection import mqtt_client
-from scantalk.contract import Scan, Topics
+from scantalk.contract import InventoryAck, Scan, Topics
 from scantalk.settings import Settings
 
 ACK_WAIT_S = 1.0
@@ -42,13 +40,15 @@ class ScanPublisher:
     def __init__(self, port: int, station: str = "lane-1", rate: float = 20,
                  prefix: str = "chaos") -> None:  # fmt: skip
         self.topic = Topics(station).scan
+        self.acks = Topics(station).inventory_ack
+        self._unacked: dict[str, bytes] = {}
+        """Scans the bridge has not acknowledged yet, by id: published again on reconnecting."""
         self.station, self.rate, self.prefix = station, rate, prefix
         self._cond = threading.Condition()
         self._sent: list[Sent] = []
         self._by_mid: dict[int, Sent] = {}
         self._early: dict[int, tuple[float, int, int]] = {}
         """PUBACKs that came before `publish` returned the mid to us."""
-        self._crashed: set[int] = set()
         self.connection = 0
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -56,6 +56,7 @@ class ScanPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_: self._connected.clear()
         self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_ack
         self.client.reconnect_delay_set(0.1, 1)
         self.client.connect("127.0.0.1", port, clean_start=True)
         self.client.loop_start()
@@ -65,9 +66,18 @@ class ScanPublisher:
     # --- the paho thread ------------------------------------------------------------------------
 
     def _on_connect(self, *_: object) -> None:
+        self.client.subscribe(self.acks, qos=1)
         with self._cond:
             self.connection += 1
+            again = list(self._unacked.values())
+        for payload in again:  # the broker may have lost them: the bridge drops repeats
+            self.client.publish(self.topic, payload, qos=1)
         self._connected.set()
+
+    def _on_ack(self, _client: object, _userdata: object, msg: object) -> None:
+        ack = InventoryAck.from_json(msg.payload)  # type: ignore[attr-defined]
+        with self._cond:
+            self._unacked.pop(ack.scan_id, None)
 
     def _on_publish(self, client: object, _userdata: object, mid: int) -> None:
         code = self.client.puback_code(mid)
@@ -95,6 +105,8 @@ class ScanPublisher:
                 plu="4011", confidence=0.9, model="produce", frame_id=f"f{n}", alternatives=[],
             ).to_json()  # fmt: skip
             sent = Sent(scan_id, time.monotonic())
+            with self._cond:
+                self._unacked[scan_id] = payload
             info = self.client.publish(self.topic, payload, qos=1)
             with self._cond:
                 self._sent.append(sent)
@@ -129,11 +141,6 @@ class ScanPublisher:
                     raise AssertionError(f"waited {timeout} s for {more} more PUBACKs")
                 self._cond.wait(left)
 
-    def crashing(self) -> None:
-        """Call just before a kill -9 of the broker: the current connection ends in a crash."""
-        with self._cond:
-            self._crashed.add(self.connection)
-
     def stop(self) -> None:
         self._stop.set()
         with self._cond:
@@ -155,18 +162,11 @@ class ScanPublisher:
         return {s.scan_id for s in self.sent if s.code is not None and s.code < 0x80}
 
     def safe(self) -> set[str]:
-        """The acknowledged scans the broker had certainly saved (or never lost): see above."""
-        sent = self.sent
+        """The scans that must become records: every one the broker acknowledged, for each is
+        kept here until the bridge has it."""
+        return self.acknowledged()
+
+    def unacknowledged(self) -> int:
+        """Scans the bridge has not acknowledged yet."""
         with self._cond:
-            crashed = set(self._crashed)
-        later_sent: dict[int, float] = {}  # per connection: the last send time that was acked
-        for s in sent:
-            if s.connection is not None and s.code is not None and s.code < 0x80:
-                later_sent[s.connection] = max(later_sent.get(s.connection, 0.0), s.sent)
-        return {
-            s.scan_id
-            for s in sent
-            if s.acked is not None and s.connection is not None
-            and s.code is not None and s.code < 0x80
-            and (s.connection not in crashed or later_sent[s.connection] > s.acked)
-        }  # fmt: skip
+            return len(self._unacked)

@@ -17,7 +17,7 @@ import pytest
 
 from bridge import homeassistant
 from bridge.homeassistant import birth_topic, discovery
-from scantalk.channels import OUTSIDE, ROOT, Channel, channel_of
+from scantalk.channels import ANY_NODE, OUTSIDE, ROOT, Channel, channel_of
 from scantalk.commands.broker import DEV_CONF
 from scantalk.commands.broker_users import USERS, acl, lane_channels, password_variable
 from scantalk.connection import mqtt_client
@@ -56,7 +56,10 @@ def granted(user: str, side: str) -> list[str]:
     for channel in lane_channels():
         use = channel.publisher(user) if side == "write" else channel.reader(user)
         if use and not (side == "read" and user in OUTSIDE and channel.address.startswith(ROOT)):
-            topics.append(example(channel, use.node or node))
+            if use.node == ANY_NODE:  # every node's topic
+                topics += [example(channel, n) for n in NodeName]
+            else:
+                topics.append(example(channel, use.node or node))
     if side == "read" and user in OUTSIDE:  # every topic of a lane but the private ones
         topics += [t for t in ALL if t.startswith(ROOT) and not channel_of(t).private]
     return topics
