@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from scantalk.scene import BACKGROUND, FRAME_SIZE, TUXPAINT_FOOD, empty_scene, photo_frame
+from testbench.bus import Bus
 
 # (phase, frames): the item enters, rests, leaves; the counter is empty before and after.
 PHASES = [("empty", 20), ("entering", 16), ("resting", 30), ("leaving", 16), ("empty", 30)]
@@ -57,3 +58,8 @@ def photo_jpeg(photo: str | None) -> bytes:
     counter, or the empty counter for None."""
     rgb = empty_scene() if photo is None else photo_frame(TUXPAINT_FOOD / photo)
     return cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes()
+
+
+def place(bus: Bus, photo: str = "fruit/banana.png", frames: int = 4) -> None:
+    """A tuxpaint photo placed on the counter and taken away again, frame by frame."""
+    bus.place(photo_jpeg(photo), photo_jpeg(None), frames)

@@ -5,14 +5,12 @@ leaves the running model in force and says why."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from scantalk.contract import ModelRollout, Topics
 from testbench.bus import Bus, wait_online
 from testbench.model_server import INT8, MODELS, ModelServer, sha256, zipped
-from testbench.scenes import photo_jpeg
+from testbench.scenes import place
 
 T = Topics("lane-1")
 
@@ -29,15 +27,6 @@ def lane(bus, node_env, start_node, server):
     start_node("classifier", node_env, SCANTALK_MODEL_CA_FILE=str(server.ca))
     wait_online(bus, "classifier")
     return bus
-
-
-def place(bus: Bus, frames: int = 4) -> None:
-    """An item on the counter, then the empty counter, each frame classified before the next."""
-    for data in (photo_jpeg("fruit/banana.png"), photo_jpeg(None)):
-        for _ in range(frames):
-            frame_id = str(uuid.uuid4())
-            bus.send_frame(data, frame_id)
-            bus.wait_for(T.prediction, lambda h, f=frame_id: h.json()["frame_id"] == f)
 
 
 def roll_out(bus: Bus, url: str, digest: str, version: str) -> None:

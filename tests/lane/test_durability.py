@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -25,7 +24,7 @@ from scantalk.processes import stop_process
 from testbench.bus import ACCEPTED, Bus, wait_online
 from testbench.edge import EdgeBroker, Publisher, make_secrets
 from testbench.environ import clean_environ
-from testbench.scenes import photo_jpeg
+from testbench.scenes import place
 
 T = Topics("lane-1")
 PLACEMENTS = 10
@@ -68,15 +67,6 @@ def crash(broker: Broker) -> None:
 
 
 # --- durability -----------------------------------------------------------------------------
-
-
-def place(bus: Bus, frames: int = 4) -> None:
-    """An item on the counter, then the empty counter, each frame classified before the next."""
-    for data in (photo_jpeg("fruit/banana.png"), photo_jpeg(None)):
-        for _ in range(frames):
-            frame_id = str(uuid.uuid4())
-            bus.send_frame(data, frame_id)
-            bus.wait_for(T.prediction, lambda h, f=frame_id: h.json()["frame_id"] == f)
 
 
 def test_every_scan_survives_a_broker_crash(broker, node_env, start_node):
