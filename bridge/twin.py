@@ -209,14 +209,6 @@ class LaneTwin:
                 found[group] = config.from_json(json.dumps(body))
         return found
 
-    @classmethod
-    def classifier_change(
-        cls, desired: dict[str, Any], version: int, relayed: dict[str, Any] | None = None
-    ) -> ClassifierConfig:
-        change = cls.changes(desired, version, relayed)["classifier"]
-        assert isinstance(change, ClassifierConfig)
-        return change
-
     def on_config_state(self, message: Message) -> None:
         """The classifier's settings in force; its answer to a twin change marks it applied."""
         version = self.on_node_state("classifier", ClassifierConfig.from_json(message.payload))

@@ -26,7 +26,7 @@ from bridge.twin import LaneTwin
 from scantalk.commands import manifest as manifest_command
 from scantalk.commands.broker_users import USERS, password_variable
 from scantalk.commands.stack import START_ORDER
-from scantalk.contract import NodeName, Topics
+from scantalk.contract import ClassifierConfig, NodeName, Topics
 from scantalk.processes import die_with_parent, stop_process
 from scantalk.registry import nodes
 from testbench import CHECKOUT, wheel_env
@@ -195,7 +195,9 @@ def test_template_keeps_state_on_the_host():
 
 def test_the_template_gives_the_lanes_twin_its_sections_and_leaves_the_env_in_force():
     desired = template()["modulesContent"]["bridge"]["properties.desired"]
-    change = LaneTwin.classifier_change({**desired, "$version": 1}, 1)  # refuses what it can't take
+    changes = LaneTwin.changes({**desired, "$version": 1}, 1)  # refuses what it can't take
+    change = changes["classifier"]
+    assert isinstance(change, ClassifierConfig)
     # No value: `SCANTALK_THRESHOLD` and the rest from .env stand until the chain sets one.
     assert (change.threshold, change.language, change.request_id) == (None, None, "twin-1")
 
