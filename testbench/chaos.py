@@ -27,8 +27,6 @@ class Sent:
     sent: float
     """`time.monotonic()` of the publish call (the packet left at or after it)."""
     acked: float | None = None
-    connection: int | None = None
-    """The publisher's connection the PUBACK came on (1, 2, ...)."""
     code: int | None = None
     """The PUBACK's reason code; below 0x80 is taken."""
 
@@ -47,9 +45,8 @@ class ScanPublisher:
         self._cond = threading.Condition()
         self._sent: list[Sent] = []
         self._by_mid: dict[int, Sent] = {}
-        self._early: dict[int, tuple[float, int, int]] = {}
+        self._early: dict[int, tuple[float, int]] = {}
         """PUBACKs that came before `publish` returned the mid to us."""
-        self.connection = 0
         self._connected = threading.Event()
         self._stop = threading.Event()
         self.client = mqtt_client(Settings(), f"test-chaos-publisher-{id(self)}")
@@ -68,7 +65,6 @@ class ScanPublisher:
     def _on_connect(self, *_: object) -> None:
         self.client.subscribe(self.acks, qos=1)
         with self._cond:
-            self.connection += 1
             again = list(self._unacked.values())
         for payload in again:  # the broker may have lost them: the bridge drops repeats
             self.client.publish(self.topic, payload, qos=1)
@@ -85,9 +81,9 @@ class ScanPublisher:
         with self._cond:
             sent = self._by_mid.pop(mid, None)
             if sent is None:
-                self._early[mid] = (now, self.connection, code)
+                self._early[mid] = (now, code)
             else:
-                sent.acked, sent.connection, sent.code = now, self.connection, code
+                sent.acked, sent.code = now, code
             self._cond.notify_all()
 
     # --- the publishing thread ------------------------------------------------------------------
@@ -114,7 +110,7 @@ class ScanPublisher:
                 if early is None:
                     self._by_mid[info.mid] = sent
                 else:
-                    sent.acked, sent.connection, sent.code = early
+                    sent.acked, sent.code = early
                 deadline = sent.sent + ACK_WAIT_S
                 while sent.acked is None and not self._stop.is_set():
                     left = deadline - time.monotonic()
@@ -158,13 +154,9 @@ class ScanPublisher:
         return [s for s in self.sent if s.code is not None and s.code >= 0x80]
 
     def acknowledged(self) -> set[str]:
-        """Every scan the broker took (PUBACK below 0x80), safe on disk or not."""
+        """Every scan the broker took (PUBACK below 0x80): each must become one record, for
+        each is kept here until the bridge has it."""
         return {s.scan_id for s in self.sent if s.code is not None and s.code < 0x80}
-
-    def safe(self) -> set[str]:
-        """The scans that must become records: every one the broker acknowledged, for each is
-        kept here until the bridge has it."""
-        return self.acknowledged()
 
     def unacknowledged(self) -> int:
         """Scans the bridge has not acknowledged yet."""
