@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -131,22 +130,9 @@ class Bus:
         properties.UserProperty = FrameInfo(frame_id=frame_id).to_properties()
         self.client.publish(Topics(station).frame, data, qos=0, properties=properties)
 
-    def place(self, frame: bytes, counter: bytes, frames: int = 4, station: str = "lane-1") -> None:
-        """An item on the counter, then the empty counter: `frames` of each, each classified
-        (its prediction heard) before the next is sent."""
-        for data in (frame, counter):
-            for _ in range(frames):
-                frame_id = str(uuid.uuid4())
-                self.send_frame(data, frame_id, station)
-                self.wait_for(Topics(station).prediction, _frame_is(frame_id))
-
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-def _frame_is(frame_id: str) -> Callable[[Heard], bool]:
-    return lambda h: bool(h.json()["frame_id"] == frame_id)
 
 
 def wait_online(bus: Bus, *nodes: str, station: str = "lane-1") -> None:

@@ -3,14 +3,18 @@ empty scene, as BGR frames or an MJPG video file."""
 
 from __future__ import annotations
 
+import functools
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from scantalk.contract import Topics
 from scantalk.scene import BACKGROUND, FRAME_SIZE, TUXPAINT_FOOD, empty_scene, photo_frame
-from testbench.bus import Bus
+from testbench.bus import Bus, Heard
 
 # (phase, frames): the item enters, rests, leaves; the counter is empty before and after.
 PHASES = [("empty", 20), ("entering", 16), ("resting", 30), ("leaving", 16), ("empty", 30)]
@@ -53,6 +57,7 @@ def write_video(path: Path, frames: list[tuple[str, np.ndarray]], fps: int = 15)
     return path
 
 
+@functools.cache  # the same photo, the same frame: encoded once per test session
 def photo_jpeg(photo: str | None) -> bytes:
     """A frame of the camera's demo scene as JPEG: a tuxpaint photo (`fruit/banana.png`) on the
     counter, or the empty counter for None."""
@@ -60,6 +65,17 @@ def photo_jpeg(photo: str | None) -> bytes:
     return cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes()
 
 
-def place(bus: Bus, photo: str = "fruit/banana.png", frames: int = 4) -> None:
-    """A tuxpaint photo placed on the counter and taken away again, frame by frame."""
-    bus.place(photo_jpeg(photo), photo_jpeg(None), frames)
+def place(
+    bus: Bus, photo: str = "fruit/banana.png", frames: int = 4, station: str = "lane-1"
+) -> None:
+    """A tuxpaint photo placed on the counter and taken away again: `frames` of each, each
+    classified (its prediction heard) before the next is sent."""
+    for data in (photo_jpeg(photo), photo_jpeg(None)):
+        for _ in range(frames):
+            frame_id = str(uuid.uuid4())
+            bus.send_frame(data, frame_id, station)
+            bus.wait_for(Topics(station).prediction, _frame_is(frame_id))
+
+
+def _frame_is(frame_id: str) -> Callable[[Heard], bool]:
+    return lambda h: bool(h.json()["frame_id"] == frame_id)
