@@ -45,6 +45,7 @@ from scantalk.contract import (
     now_rfc3339,
 )
 from scantalk.counters import BridgeCounter, ClassifierCounter
+from scantalk.durable import write_whole
 from scantalk.runtime import Message, Node
 
 CONFIGS: dict[str, type[ClassifierConfig | VoiceConfig | CameraConfig]] = {
@@ -267,11 +268,9 @@ class LaneTwin:
             self.applied = version
             if desired is not None:
                 self.relayed = {k: v for k, v in desired.items() if not k.startswith("$")}
-            partial = self._saved.with_suffix(".partial")
             saved = {"applied": version, "relayed": self.relayed,
                      "lastRefusal": self.state.get("lastRefusal")}  # fmt: skip
-            partial.write_text(json.dumps(saved))
-            partial.replace(self._saved)
+            write_whole(self._saved, json.dumps(saved))
 
     # --- reported --------------------------------------------------------------------------
 

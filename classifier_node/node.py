@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import queue
 import sqlite3
 import threading
@@ -23,7 +22,8 @@ from classifier_node.journal import Journal
 from classifier_node.model import Model
 from classifier_node.questions import Asked, Questions
 from classifier_node.rollout import (
-    RolloutError,
+    ACTIVE,
+    active_version,
     fetch,
     file_sha256,
     folder_of,
@@ -57,6 +57,7 @@ from scantalk.contract import (
     now_rfc3339,
 )
 from scantalk.counters import ClassifierCounter
+from scantalk.durable import write_whole
 from scantalk.latency import Window
 from scantalk.phrases import question, render, weight
 from scantalk.runtime import Delivery, Message, Node, Refused
@@ -83,7 +84,7 @@ class Unweighed:
 class Classifier:
     def __init__(self, node: Node, settings: ClassifierSettings) -> None:
         self.node, self.settings = node, settings
-        self.version = active_version(settings)
+        self.version = active_version(settings.models_dir)
         """The rolled-out model in force (`<data dir>/models/active`), or None: the deployed one."""
         self.model = Model.of_lane(
             settings, folder_of(settings.models_dir, self.version) if self.version else None
@@ -479,10 +480,7 @@ class Classifier:
             if getattr(change, name) is not None:
                 kept[name] = getattr(change, name)
         kept.update(schema=ClassifierConfig.SCHEMA, request_id=None, error=None)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        partial = saved.with_suffix(".partial")
-        partial.write_text(json.dumps(kept))
-        os.replace(partial, saved)  # whole or not at all
+        write_whole(saved, json.dumps(kept))
 
     def load_config(self) -> None:
         """The values the last live changes set, over the settings' own: the lane's operator
@@ -547,7 +545,7 @@ class Classifier:
         with self._deciding:  # between two frames' decisions; a placement goes on
             self.model, self.version, self.rollout_failed = model, rollout.version, None
             self.model_sha256, self.model_loaded_at = sha256, now_rfc3339()
-        write_active(settings, rollout.version)
+        write_whole(settings.models_dir / ACTIVE, rollout.version)
         self.node.count(ClassifierCounter.ROLLOUTS)
         self.node.log.info("model %s in force (%s, sha256 %s)", model.name, model.kind, sha256)
         self.publish_model()
@@ -568,23 +566,6 @@ class Classifier:
 REPUBLISH_AT_ONCE = 100
 """Scans published again in one pass: a lane back from a long outage catches up over seconds,
 not in one burst."""
-
-
-def active_version(settings: ClassifierSettings) -> str | None:
-    """The rolled-out version in force, if any (and still there)."""
-    try:
-        version = (settings.models_dir / "active").read_text().strip()
-        return (
-            version if (folder_of(settings.models_dir, version) / "model.onnx").exists() else None
-        )
-    except (OSError, RolloutError):
-        return None
-
-
-def write_active(settings: ClassifierSettings, version: str) -> None:
-    partial = settings.models_dir / "active.partial"
-    partial.write_text(version)
-    partial.replace(settings.models_dir / "active")
 
 
 def live_value(name: str, value: object) -> Any:

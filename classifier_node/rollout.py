@@ -27,6 +27,8 @@ import numpy as np
 from scantalk.scene import empty_scene
 
 CHUNK = 1 << 16
+ACTIVE = "active"
+"""In the models folder: the version in force."""
 VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -122,3 +124,12 @@ def smoke_check(classify: object, labels: int) -> None:
             raise RolloutError(
                 f"smoke check: {scores.shape} scores for {labels} labels, or not finite"
             )
+
+
+def active_version(models: Path) -> str | None:
+    """The rolled-out version in force, if any (and still there)."""
+    try:
+        version = (models / ACTIVE).read_text().strip()
+        return version if (folder_of(models, version) / "model.onnx").exists() else None
+    except (OSError, RolloutError):
+        return None

@@ -17,3 +17,12 @@ def open_durable(path: Path, schema: str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(schema)
     return db
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Replace a small file whole: a reader, or the next start after a crash, sees the old text
+    or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
