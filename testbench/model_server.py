@@ -20,6 +20,21 @@ INT8 = MODELS / "produce-int8"
 """A model other than the default (another `model.onnx`) to roll out."""
 
 
+def restamped(folder: Path) -> Path:
+    """The default fp32 model in `folder` under another `doc_string`: the same weights, so the
+    same answers on every CPU (int8 kernels differ between CPUs), but another file and SHA-256,
+    as a new export of the same model would be."""
+    import onnx  # a dev dependency, as are the tests
+
+    model = onnx.load(MODELS / "produce" / "model.onnx")
+    model.doc_string = "ScanTalk produce, exported again"
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, folder / "model.onnx")
+    for name in ("labels.txt", "catalog.csv"):
+        (folder / name).write_bytes((MODELS / "produce" / name).read_bytes())
+    return folder
+
+
 def zipped(folder: Path, labels_extra: str = "") -> bytes:
     """A model folder as Custom Vision exports it: a zip of `model.onnx`, `labels.txt` (with
     `labels_extra` lines added) and the catalog."""

@@ -9,7 +9,7 @@ import pytest
 
 from scantalk.contract import ModelRollout, Topics
 from testbench.bus import Bus, wait_online
-from testbench.model_server import INT8, MODELS, ModelServer, sha256, zipped
+from testbench.model_server import INT8, MODELS, ModelServer, restamped, sha256, zipped
 from testbench.scenes import place
 
 T = Topics("lane-1")
@@ -33,30 +33,31 @@ def roll_out(bus: Bus, url: str, digest: str, version: str) -> None:
     bus.publish(T.rollout, ModelRollout("lane-1", url, digest, version).to_json())
 
 
-def test_a_model_rolls_out_between_frames_and_every_placement_is_announced(lane, server):
+def test_a_model_rolls_out_between_frames_and_every_placement_is_announced(lane, server, tmp_path):
     (before,) = lane.wait_for(T.model)
-    archive = zipped(INT8)
-    server.files["/int8.zip"] = archive
+    exported = restamped(tmp_path / "exported")  # answers as the running model on every CPU
+    archive = zipped(exported)
+    server.files["/v2.zip"] = archive
     server.cut_once_at = len(archive) // 3  # the first download breaks off
 
     place(lane)
-    roll_out(lane, server.url("/int8.zip"), sha256(archive), "int8-1")
+    roll_out(lane, server.url("/v2.zip"), sha256(archive), "produce-2")
     lane.wait_for(T.model, lambda h: h.json().get("rollout_error", "") or "")  # it broke off
     assert "download stopped" in lane.matching(T.model)[-1].json()["rollout_error"]
     place(lane)  # the lane works on the model it had
-    roll_out(lane, server.url("/int8.zip"), sha256(archive), "int8-1")  # asked again: resumes
+    roll_out(lane, server.url("/v2.zip"), sha256(archive), "produce-2")  # asked again: resumes
     for _ in range(3):
         place(lane)  # placements go on while it loads and swaps
-    (after,) = lane.wait_for(T.model, lambda h: h.json()["version"] == "int8-1")
+    (after,) = lane.wait_for(T.model, lambda h: h.json()["version"] == "produce-2")
     place(lane)
 
-    assert after.json()["sha256"] == sha256((INT8 / "model.onnx").read_bytes())
+    assert after.json()["sha256"] == sha256((exported / "model.onnx").read_bytes())
     assert after.json()["sha256"] != before.json()["sha256"]
     assert after.json()["rollout_error"] is None
     assert any(r.endswith(f"bytes={len(archive) // 3}-") for r in server.requests), "no resume"
     scans = lane.matching(T.scan)
     assert [s.json()["label"] for s in scans] == ["banana"] * 6, "a placement went unannounced"
-    assert scans[-1].json()["model"] == "int8-1"
+    assert scans[-1].json()["model"] == "produce-2"
 
 
 @pytest.mark.parametrize(
