@@ -70,7 +70,7 @@ class LaneTwin:
         self.node, self.settings, self.client, self.outbox = node, settings, client, outbox
         self._lock = threading.Lock()
         self._saved = settings.data_dir / f"twin-{settings.station}.json"
-        self.applied, self.relayed = self._load_applied()
+        self.applied, self.relayed, refusal = self._load()
         """The desired `$version` the lane last took (applied or refused), and the desired
         document it last applied."""
         self._pending: dict[int, dict[str, Any]] = {}
@@ -78,7 +78,7 @@ class LaneTwin:
         self.state: dict[str, Any] = {
             "software": {"version": scantalk.__version__},
             "desiredVersion": self.applied,
-            "lastRefusal": self._load_refusal(),
+            "lastRefusal": refusal,
             "nodes": {},
         }
         self._reported: dict[str, Any] = {}
@@ -249,18 +249,13 @@ class LaneTwin:
         self._save_applied(version)  # the refusal with it: it outlives a restart
         self._changed.set()
 
-    def _load_refusal(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self._saved.read_text()).get("lastRefusal")
-        except (OSError, ValueError, AttributeError):
-            return None
-
-    def _load_applied(self) -> tuple[int | None, dict[str, Any]]:
+    def _load(self) -> tuple[int | None, dict[str, Any], dict[str, Any] | None]:
+        """What `_save_applied` kept: the version, the document applied, the last refusal."""
         try:
             saved = json.loads(self._saved.read_text())
-            return int(saved["applied"]), dict(saved.get("relayed") or {})
-        except (OSError, ValueError, KeyError, TypeError):
-            return None, {}
+            return int(saved["applied"]), dict(saved.get("relayed") or {}), saved.get("lastRefusal")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, {}, None
 
     def _save_applied(self, version: int, desired: dict[str, Any] | None = None) -> None:
         """`version` is done with; `desired`, when it was applied, is what the lane now has."""
