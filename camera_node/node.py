@@ -18,6 +18,7 @@ from scantalk.contract import (
     ContractError,
     FrameInfo,
     NodeName,
+    Prediction,
     Scan,
     SnapshotInfo,
     Weight,
@@ -51,6 +52,7 @@ class Camera:
         node.add_worker(self.capture)
         node.subscribe(node.topics.scan, self.on_scan)
         node.subscribe(node.topics.classifier_config_state, self.on_classifier_config)
+        node.subscribe(node.topics.prediction, self.on_prediction)
         # A weight change is news even where the camera sees none (a dark item, a dark counter).
         node.subscribe(node.topics.weight, self.on_weight)
         self.last_snapshot: tuple[bytes, SnapshotInfo] | None = None
@@ -170,6 +172,13 @@ class Camera:
             Weight.from_json(message.payload)  # only a weight wakes the camera
             self.gate.wake()
             self.node.count(CameraCounter.WOKEN)
+
+    def on_prediction(self, message: Message) -> None:
+        """The classifier decided on a scene: its remaining settle frames are not needed."""
+        prediction = Prediction.from_json(message.payload)
+        run_id, _, sequence = prediction.frame_id.rpartition("-")
+        if prediction.settled and run_id == self.run_id and sequence.isdigit():
+            self.gate.settled(int(sequence))
 
     def on_classifier_config(self, message: Message) -> None:
         """Send as many settle frames as the classifier's decision needs, as it says now."""

@@ -220,6 +220,15 @@ class ScanDecider:
         return bool(self._window) or self._weighed is True
 
     @property
+    def settled(self) -> bool:
+        """Whether more frames of the scene in view can change nothing: no placement is under
+        way, or its item, still in view, was named, asked about or called unsure (an empty
+        frame after it starts the end of the placement, which needs more). Until another change
+        of scene, the camera need not send more (`Prediction.settled`)."""
+        decided = self._announced is not None or self._prompted
+        return not self.placing or (decided and self._empties == 0)
+
+    @property
     def weighed(self) -> bool | None:
         """True: the scale weighs something; False: nothing; None: it cannot say (moving, no
         scale), and the camera alone decides."""

@@ -174,6 +174,9 @@ class Model:
         """Per label: the "nothing there" class, which, when it leads, means an empty counter."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        # Idle pool threads sleep instead of spin-waiting for the next frame: spinning burnt
+        # about 45 ms of CPU per frame for 7 ms of work on 2 cores, for 1-3 ms less wall time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(self.folder.onnx), options, providers=["CPUExecutionProvider"]

@@ -156,13 +156,6 @@ class Classifier:
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.inference.add(elapsed_ms)
         self.node.count(ClassifierCounter.FRAMES)
-        self.node.publish(
-            self.node.topics.prediction,
-            Prediction(
-                self.settings.station, info.frame_id, self.model.name, round(elapsed_ms, 2),
-                reading.top, presence=reading.presence,
-            ),
-        )  # fmt: skip
         with self._deciding:
             was_placing = self.decider.placing
             verdict = self.decider.observe(reading)
@@ -178,6 +171,15 @@ class Classifier:
                 self.cancel_question("the lane is sure now, or another item was placed")
                 alternatives = [g for g in reading.candidates if g.label != verdict.label]
                 self.announce(verdict, alternatives, info.frame_id)
+            settled = self.decider.settled
+        # After the decision, so the camera learns from it whether to send more of this scene.
+        self.node.publish(
+            self.node.topics.prediction,
+            Prediction(
+                self.settings.station, info.frame_id, self.model.name, round(elapsed_ms, 2),
+                reading.top, presence=reading.presence, settled=settled,
+            ),
+        )  # fmt: skip
 
     def follow(self, was_placing: bool) -> None:
         """A placement began (the shopper hears it seen before its name is known) or ended."""

@@ -128,6 +128,8 @@ PREDICTION = Channel(
     "classifierPrediction", _lane("classifier/prediction"), "Prediction", "Predictions",
     "What the classifier saw in each frame.",
     qos=0, publishers=_uses(("classifier", "A prediction per frame.")),
+    readers=_uses(("camera", "The camera stops sending a scene's settle frames once the "
+                   "decision is `settled` on it.")),
 )  # fmt: skip
 CLASSIFIER_CONFIG = Channel(
     "classifierConfig", _lane("classifier/config"), "ClassifierConfig",

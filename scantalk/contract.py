@@ -414,6 +414,10 @@ class Prediction(Payload):
     """The most likely labels, best first."""
     presence: float = 1.0
     """Total probability of announced labels: low when nothing (known) is in the scan area."""
+    settled: bool = False
+    """With this frame the decision needs no more frames of the scene: the counter is empty, or
+    its item was named, asked about or called unsure. The camera then stops sending the rest
+    of its settle frames until the scene changes again."""
     time: str = stamped()
 
 

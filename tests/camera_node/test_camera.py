@@ -166,11 +166,13 @@ def test_the_frame_of_each_scan_is_kept_as_a_snapshot(bus, node_env, start_node,
     assert [f.name.endswith(f"_{scan.json()['scan_id']}.jpg") for f in files] == [True]
 
 
-def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
+def test_the_camera_sends_a_scene_until_the_classifier_has_decided_on_it(
     bus, node_env, start_node, photo_dir
 ):
     """A live `stable_frames` change reaches the camera through the classifier's state: after
-    each change of scene it sends one frame and then the classifier's `settle_frames`."""
+    each change of scene it sends frames until the classifier's prediction says it is settled
+    on the scene (the item named, or the counter empty again), never more than its
+    `settle_frames`, and never before the decision had its `stable_frames`."""
     start_node("classifier", node_env)
     wait_online(bus, "classifier")
     bus.publish(T.classifier_config, ClassifierConfig(stable_frames=8).to_json())
@@ -182,15 +184,25 @@ def test_the_camera_sends_as_many_settle_frames_as_the_classifier_needs(
         "camera", node_env, SCANTALK_CAMERA_SOURCE=str(folder), SCANTALK_CAMERA_FPS="20",
         SCANTALK_CAMERA_DWELL="2.5", SCANTALK_CAMERA_GAP="2.5",
     )  # fmt: skip
-    frames = bus.wait_for(T.frame, count=3 * 26)
-    # A burst is frames 50 ms apart; bursts are a scene (50 frames) apart.
-    times = [datetime.fromisoformat(f.properties["captured_at"]) for f in frames]
-    bursts = [1]
-    for before, after in itertools.pairwise(times):
-        if (after - before).total_seconds() > 0.8:
-            bursts.append(0)
-        bursts[-1] += 1
-    assert bursts[1:3] == [26, 26], bursts  # photo, empty counter: each one change + 25
+
+    def bursts() -> list[list[str]]:
+        """Frame ids in bursts: frames 50 ms apart; bursts are a scene (50 frames) apart."""
+        frames = bus.matching(T.frame)
+        times = [datetime.fromisoformat(f.properties["captured_at"]) for f in frames]
+        out = [[frames[0].properties["frame_id"]]] if frames else []
+        for (before, after), frame in zip(itertools.pairwise(times), frames[1:], strict=True):
+            if (after - before).total_seconds() > 0.8:
+                out.append([])
+            out[-1].append(frame.properties["frame_id"])
+        return out
+
+    bus.wait_until(lambda: len(bursts()) >= 4, "four bursts of frames")
+    settled = {h.json()["frame_id"] for h in bus.matching(T.prediction) if h.json()["settled"]}
+    for burst in bursts()[1:3]:  # photo, empty counter: each a change, then settle frames
+        first_settled = next(i for i, frame_id in enumerate(burst) if frame_id in settled)
+        assert 8 <= len(burst) <= 25, burst
+        # The frame after the settled one may have gone out before the prediction came back.
+        assert len(burst) - 1 - first_settled <= 1, (burst, first_settled)
 
 
 def test_a_weight_change_wakes_the_camera_where_it_sees_no_change(

@@ -106,3 +106,20 @@ def test_the_scene_in_view_is_settled_once_the_classifier_says_what_it_needs():
     gate.settle_on(3)
     sent = [gate.check(still, now=i / FPS).publish for i in range(1, 8)]
     assert sent == [True, True, True, False, False, False, False]
+
+
+def test_a_scene_the_classifier_has_decided_on_gets_no_more_settle_frames():
+    still = np.full((120, 160, 3), 90, np.uint8)
+    item = still.copy()
+    item[30:90, 40:120] = 200
+    gate = Gate(GateSettings(settle_frames=7, heartbeat_s=1000))
+    first = gate.check(still, 0)
+    gate.settled(first.sequence)
+    changed = gate.check(item, 1)
+    assert changed.publish, "a change of scene after a settled one was held back"
+    assert gate.check(item, 2).publish  # not yet decided: settle frames go on
+    gate.settled(changed.sequence)  # news about an older frame: the scene may be newer
+    decided = gate.check(item, 3)
+    assert decided.publish
+    gate.settled(decided.sequence)
+    assert [gate.check(item, t).publish for t in range(4, 10)] == [False] * 6

@@ -61,6 +61,27 @@ def test_an_item_held_still_is_one_scan():
     assert scans([BANANA] * 50) == ["banana"]
 
 
+def test_the_decision_is_settled_once_named_asked_or_unsure_and_on_an_empty_counter():
+    """The camera sends a scene's frames until then, and no more (`Prediction.settled`)."""
+    for frames, deciding in (
+        ([BANANA, BANANA], 2),  # named
+        ([UNSURE] * 6, 6),  # asked, or "not sure"
+        ([EMPTY], 1),
+    ):
+        decider = ScanDecider(THRESHOLDS)
+        settled = []
+        for frame in frames:
+            decider.observe(frame)
+            settled.append(decider.settled)
+        assert settled.index(True) + 1 == deciding, frames
+    decider = ScanDecider(THRESHOLDS)
+    for frame in (BANANA, BANANA, EMPTY):
+        decider.observe(frame)
+    assert not decider.settled, "one empty frame does not end a placement: more are needed"
+    decider.observe(EMPTY)
+    assert decider.settled
+
+
 def test_a_clear_item_is_announced_on_its_second_frame():
     decider = ScanDecider(THRESHOLDS)
     assert decider.observe(BANANA) is None
