@@ -30,6 +30,7 @@ wait for that weight and say it; items sold by the piece do not wait.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -46,6 +47,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench import lane_env
+from bench.bridge import arrivals
 from scantalk.catalog import Catalog
 from scantalk.commands.broker import Broker, free_port
 from scantalk.connection import tcp_no_delay
@@ -65,6 +67,7 @@ from scantalk.processes import stop_process
 from scantalk.scene import PLACEMENT, TUXPAINT_FOOD, Stage, cutout, placement, stagings
 from scantalk.settings import DEFAULT_MODEL_DIR
 from testbench.bus import Bus, Heard, wait_online
+from testbench.hub import Hub
 
 FPS = 15
 TARGET_P95_MS = 250
@@ -115,6 +118,8 @@ class Outcome:
     audio_ms: float | None = None
     earcon_ms: float | None = None
     question_ms: float | None = None
+    record_ms: float | None = None
+    """To its record arriving at the IoT Hub stand-in (with `--hub`)."""
     extra_scans: int = 0
     scale: bool | None = None
     """With the scripted scale (True), from the camera alone beside it (False), or no scale."""
@@ -263,9 +268,12 @@ def _audio_ms(bus: Bus, t0: float, until: float, kind: str) -> float | None:
     return (says[0].received + spoken[0].json()["latency_ms"] / 1000 - t0) * 1000
 
 
-def match(bus: Bus, outcomes: dict[int, Outcome], end: float) -> None:
-    """Give each placement the first scan heard in its window, that scan's audio time, and the
-    times of its earcon and of its question, if the lane asked."""
+def match(
+    bus: Bus, outcomes: dict[int, Outcome], end: float, records: dict[str, float] | None = None
+) -> None:
+    """Give each placement the first scan heard in its window, that scan's audio time, the
+    times of its earcon and of its question, if the lane asked, and of its record reaching the
+    hub (`records`: when each scan's record arrived, by scan id)."""
     order = sorted(outcomes, key=lambda n: outcomes[n].t0)
     scans = bus.matching(TOPICS.scan, lambda h: h.json()["revision"] == 1)  # not a new weight
     for k, n in enumerate(order):
@@ -279,6 +287,8 @@ def match(bus: Bus, outcomes: dict[int, Outcome], end: float) -> None:
         outcome.scan, outcome.extra_scans = inside[0], len(inside) - 1
         outcome.scan_ms = (inside[0].received - outcome.t0) * 1000
         scan_id = inside[0].json()["scan_id"]
+        if records and scan_id in records:
+            outcome.record_ms = (records[scan_id] - outcome.t0) * 1000
         says = bus.matching(TOPICS.say, _for_scan(scan_id))
         spoken = bus.matching(TOPICS.spoken, _for_scan(scan_id))
         if says and spoken:
@@ -286,45 +296,68 @@ def match(bus: Bus, outcomes: dict[int, Outcome], end: float) -> None:
             outcome.audio_ms = (audio_at - outcome.t0) * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--placements", type=int, default=24)
-    parser.add_argument(
-        "--scale", action="store_true", help="each placement also with a scripted scale"
-    )
-    args = parser.parse_args()
+@dataclass
+class LaneRun:
+    """One timed run: each placement's outcome, and what the report needs beside it."""
+
+    outcomes: dict[int, Outcome]
+    baseline: dict[str, list[float]]
+    """Measured in the same run: the bus round trip, the classifier's own time per frame."""
+    camera: Camera
+    timed: list[Frame]
+    prompts: int
+    bus: Bus
+    unwarmed: list[str]
+    modes: list[bool] | None
+    spoken_hit_ms: list[float]
+    """The voice's request -> first audio for cached names in the timed run."""
+
+
+def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
+    """`placements` timed placements on a lane of a real broker, classifier and voice (and with
+    `hub`, a bridge sending records to the IoT Hub stand-in over TLS)."""
     photos = list(PRODUCE)
     stages = [Stage(s, seed=k) for k, s in enumerate(stagings("testing", STAGINGS, seed=11))]
     timed_plan = [
         (stages[(i // len(photos) + i) % STAGINGS], photos[i % len(photos)])
-        for i in range(args.placements)
+        for i in range(placements)
     ]
     modes = None
-    if args.scale:  # each placement twice, interleaved, each mode first in turn
+    if scale:  # each placement twice, interleaved, each mode first in turn
         timed_plan = [p for p in timed_plan for _ in range(2)]
         modes = [(i % 2 == 0) == (i // 2 % 2 == 0) for i in range(len(timed_plan))]
     timed = script(timed_plan, first=len(photos) * STAGINGS, scale=modes)
-    with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        broker = stack.enter_context(Broker(free_port(), Path(tmp)))
         env = lane_env(broker.port, tmp)
+        names = ["classifier", "voice"]
+        hub_bus = None
+        if hub:
+            stand_in = Hub(Path(tmp))
+            stack.enter_context(stand_in.broker)
+            hub_bus = stand_in.listen()
+            stack.callback(hub_bus.close)
+            env |= stand_in.env()
+            names.append("bridge")
         nodes = {
             name: subprocess.Popen([sys.executable, "-m", "scantalk", "node", name], env=env)
-            for name in ("classifier", "voice")
+            for name in names
         }
+        for process in nodes.values():
+            stack.callback(stop_process, process)
         bus = Bus(broker.port, ["scantalk/#"])  # the wire format, on purpose
+        stack.callback(bus.close)
         camera = Camera(broker.port)
-        try:
-            wait_online(bus, *nodes)
-            unwarmed = warm_cache(camera, bus, stages, photos)
-            timed_from = time.monotonic()
-            t0 = camera.stream(timed)
-            time.sleep(3)  # the last placement's scan and audio
-            end = time.monotonic()
-            round_trip = bus_round_trip(bus)
-        finally:
-            camera.close()
-            bus.close()
-            for process in nodes.values():
-                stop_process(process)
+        stack.callback(camera.close)
+        wait_online(bus, *nodes)
+        unwarmed = warm_cache(camera, bus, stages, photos)
+        timed_from = time.monotonic()
+        t0 = camera.stream(timed)
+        time.sleep(3)  # the last placement's scan, audio and record
+        end = time.monotonic()
+        round_trip = bus_round_trip(bus)
+        records = arrivals(hub_bus, "") if hub_bus else None
     first = len(photos) * STAGINGS
     outcomes = {
         n: Outcome(
@@ -336,24 +369,45 @@ def main() -> None:
         )
         for n, (stage, photo) in enumerate(timed_plan, start=first)
     }
-    match(bus, outcomes, end)
-    inference = [
-        h.json()["inference_ms"]
-        for h in bus.matching(TOPICS.prediction)
-        if timed_from <= h.received < end
+    match(bus, outcomes, end, records)
+
+    def timed_run(h: Heard) -> bool:
+        return timed_from <= h.received < end
+
+    inference = [h.json()["inference_ms"] for h in bus.matching(TOPICS.prediction, timed_run)]
+    prompts = bus.matching(TOPICS.say, lambda h: timed_run(h) and h.json()["kind"] == "prompt")
+    spoken_hits = [
+        h.json()["latency_ms"]
+        for h in bus.matching(TOPICS.spoken, timed_run)
+        if h.json()["cache_hit"] and h.json().get("scan_id")
     ]
-    prompts = bus.matching(
-        TOPICS.say, lambda h: timed_from <= h.received < end and h.json().get("kind") == "prompt"
-    )
     baseline = {
         "bus round trip (publish -> heard)": round_trip,
         "classifier per frame (inference_ms)": inference,
     }
-    report(outcomes, baseline, camera, timed, len(prompts), bus)
-    if modes:
-        report_scale(outcomes)
-    if unwarmed:
-        print(f"never announced while warming, so not in the audio cache: {', '.join(unwarmed)}")
+    return LaneRun(
+        outcomes, baseline, camera, timed, len(prompts), bus, unwarmed, modes, spoken_hits
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--placements", type=int, default=24)
+    parser.add_argument(
+        "--scale", action="store_true", help="each placement also with a scripted scale"
+    )
+    parser.add_argument(
+        "--hub", action="store_true", help="a bridge sends each record to the IoT Hub stand-in"
+    )
+    args = parser.parse_args()
+    lane = run(args.placements, args.scale, args.hub)
+    report(lane.outcomes, lane.baseline, lane.camera, lane.timed, lane.prompts, lane.bus)
+    if lane.modes:
+        report_scale(lane.outcomes)
+    if lane.unwarmed:
+        print(
+            f"never announced while warming, so not in the audio cache: {', '.join(lane.unwarmed)}"
+        )
 
 
 def report(
@@ -387,6 +441,9 @@ def report(
         ],
         "placement -> question starts": [
             o.question_ms for o in outcomes.values() if o.question_ms is not None
+        ],
+        "placement -> record at the hub": [
+            o.record_ms for o in outcomes.values() if o.record_ms is not None
         ],
     }
     for label, values in rows.items():
