@@ -5,9 +5,10 @@
 Writes `report.md` (plots in `plots/`) and `report.html` (self-contained) into `--out`. Every
 figure comes from this run, on this machine: the lane on real parts (Mosquitto, the classifier
 on onnxruntime, espeak-ng, the bridge and the IoT Hub stand-in over TLS), the 2019 pattern
-(`bench.pattern2019`) on the same placements, interleaved with the lane, and the scale
-measures (`bench.scaling`). `--quick` runs a short version of every part (CI runs it, so the
-report cannot rot; it asserts no timing). The full run takes about 15 minutes on 2 cores.
+(`bench.pattern2019`) on the same placements, interleaved with the lane, the lane's cost
+choices before and after (`bench.choices`), and the scale measures (`bench.scaling`).
+`--quick` runs a short version of every part (CI runs it, so the report cannot rot; it asserts
+no timing). The full run takes about 15 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import cv2
 import onnxruntime as ort
 
 from bench import broker as broker_bench
-from bench import latency, pattern2019, report, scaling, stack
+from bench import choices, latency, pattern2019, report, scaling, stack
 from bench.report import Section, Table, ratio, spread
 from classifier_node.settings import ClassifierSettings
 from scantalk.commands.broker import Broker, free_port
@@ -414,8 +415,9 @@ def main() -> None:
     lat, figures = latency_section(plan)
     compared, more = compare(plan)
     figures |= more
+    chosen = choices.section(args.quick)
     scale = scaling.section(args.quick)
-    sections = [sections[0], targets(figures), lat, *compared, scale]
+    sections = [sections[0], targets(figures), lat, *compared, chosen, scale]
     minutes = (time.monotonic() - started) / 60
     sections[0].say(
         f"`.venv/bin/python -m bench{' --quick' if args.quick else ''}`, {minutes:.1f} min."

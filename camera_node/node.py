@@ -191,6 +191,9 @@ class Camera:
 
 
 def main(settings: CameraSettings) -> None:
+    # OpenCV's pool of a thread per core, woken for each small frame, doubled the CPU the gate
+    # and the JPEG encoding cost at a still counter (1.4 against 0.7 ms a frame at 15 fps).
+    cv2.setNumThreads(1)
     node = Node(NodeName.CAMERA, settings)
     Camera(node, settings)
     node.run()

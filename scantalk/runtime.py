@@ -121,7 +121,7 @@ class _Subscription:
         self.qos, self.delivery, self.command = qos, delivery, command
         # `$share/<group>/<filter>` delivers messages on topics matching <filter>.
         self.filter = topic.split("/", 2)[2] if topic.startswith("$share/") else topic
-        self._queue: queue.Queue[Message] = queue.Queue(
+        self._queue: queue.Queue[Message | None] = queue.Queue(
             maxsize=1 if delivery is Delivery.LATEST else 1000
         )
         self.busy_since: float | None = None
@@ -134,6 +134,13 @@ class _Subscription:
         if self.delivery is Delivery.INLINE:
             self.node.handle(self.handler, message, fatal=True)
             return
+        self._put(message)
+
+    def close(self) -> None:
+        """End `run`: None, put after the messages waiting, is the end."""
+        self._put(None)
+
+    def _put(self, message: Message | None) -> None:
         while True:
             try:
                 self._queue.put_nowait(message)
@@ -146,11 +153,8 @@ class _Subscription:
                     pass
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                message = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
+        # Blocks until a message or the end (`close`): an idle lane wakes no thread to poll.
+        while (message := self._queue.get()) is not None and not stop.is_set():
             self.busy_since = time.monotonic()
             try:
                 self.node.handle(self.handler, message)
@@ -366,6 +370,8 @@ class Node:
         while not self.stop_event.wait(1):
             pass
         self.log.info("stopping")
+        for subscription in self._subscriptions:
+            subscription.close()
         for thread in threads:
             thread.join(timeout=5)
         if self._client.is_connected():

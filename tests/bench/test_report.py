@@ -20,6 +20,7 @@ SECTIONS = (
     "Latency per placement",
     "ScanTalk against the 2019 pattern, same machine, same run",
     "Cost at rest and under work",
+    "The lane's cost choices, before and after",
     "Scale",
 )
 
