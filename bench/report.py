@@ -51,11 +51,12 @@ class Section:
         self.text.append(paragraph)
 
 
-def cell(value: Cell, digits: int = 1) -> str:
+def cell(value: Cell) -> str:
+    """A float with one decimal, or two below 1 (CPU seconds per placement are tenths)."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:.{2 if abs(value) < 1 else 1}f}"
     return str(value)
 
 
