@@ -222,11 +222,17 @@ class ScanDecider:
     @property
     def settled(self) -> bool:
         """Whether more frames of the scene in view can change nothing: no placement is under
-        way, or its item, still in view, was named, asked about or called unsure (an empty
-        frame after it starts the end of the placement, which needs more). Until another change
-        of scene, the camera need not send more (`Prediction.settled`)."""
-        decided = self._announced is not None or self._prompted
-        return not self.placing or (decided and self._empties == 0)
+        way, or its item was named, asked about or called unsure and the last `stable_frames`
+        frames still show just that (an empty frame starts the end of the placement, another
+        item a swap: both need more). Until the scene changes again, the camera need not send
+        more (`Prediction.settled`)."""
+        if not self.placing:
+            return True
+        if self._empties or (self._announced is None and not self._prompted):
+            return False
+        recent = list(self._window)[-self.thresholds.stable_frames :]
+        verdict = Evidence.of(recent).verdict(self.thresholds)
+        return (verdict.label if isinstance(verdict, Guess) else None) == self._announced
 
     @property
     def weighed(self) -> bool | None:

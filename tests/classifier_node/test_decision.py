@@ -80,6 +80,10 @@ def test_the_decision_is_settled_once_named_asked_or_unsure_and_on_an_empty_coun
     assert not decider.settled, "one empty frame does not end a placement: more are needed"
     decider.observe(EMPTY)
     assert decider.settled
+    decider = ScanDecider(THRESHOLDS)
+    for frame in (BANANA, BANANA, LEMON):
+        decider.observe(frame)
+    assert not decider.settled, "another item in view of the one named: more frames needed"
 
 
 def test_a_clear_item_is_announced_on_its_second_frame():
