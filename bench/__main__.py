@@ -52,14 +52,18 @@ class Plan:
     """The lane's measuring window per round (a placement every 6 s)."""
     still_s: float
     int8: bool
+    warm_s: float
+    """After the lane is up, before measuring: the model loaded, caches filled."""
+    frames: int
+    """Frames per case of the cost choices."""
 
     @property
     def pattern_placements(self) -> int:
         return round(self.window_s / (stack.DWELL_S + stack.GAP_S))
 
 
-FULL = Plan(placements=24, rounds=2, window_s=60, still_s=60, int8=True)
-QUICK = Plan(placements=4, rounds=1, window_s=12, still_s=10, int8=False)
+FULL = Plan(placements=24, rounds=2, window_s=60, still_s=60, int8=True, warm_s=8, frames=150)
+QUICK = Plan(placements=3, rounds=1, window_s=6, still_s=5, int8=False, warm_s=2, frames=15)
 
 
 def machine() -> Section:
@@ -129,7 +133,8 @@ def latency_section(plan: Plan) -> tuple[Section, dict[str, float | None]]:
     section = Section("Latency per placement")
     announced = len(rows["placement -> scan"])
     section.say(
-        f"A scripted camera at {latency.FPS} fps places {len(outcomes)} times six known items "
+        f"A scripted camera at {latency.FPS} fps places {len(outcomes)} times "
+        f"{len({o.label for o in outcomes})} known items "
         f"on {latency.STAGINGS} test stagings (each placement: 3 empty frames, the item entering "
         "over 2, resting 10, then empty), on a real broker, classifier, voice (espeak-ng, its "
         "cache warmed first) and bridge sending records to the IoT Hub stand-in (the "
@@ -209,14 +214,14 @@ def compare(plan: Plan) -> tuple[list[Section], dict[str, float | None]]:
     with tempfile.TemporaryDirectory() as tmp, Broker(free_port(), Path(tmp)) as broker:
         for k in range(plan.rounds):
             if k % 2 == 0:  # each first in turn
-                lanes.append(stack.run(plan.window_s))
+                lanes.append(stack.run(plan.window_s, warm_s=plan.warm_s))
                 patterns.append(pattern2019.run(frames, stack.FPS, broker.port, Path(tmp)))
             else:
                 patterns.append(pattern2019.run(frames, stack.FPS, broker.port, Path(tmp)))
-                lanes.append(stack.run(plan.window_s))
+                lanes.append(stack.run(plan.window_s, warm_s=plan.warm_s))
         still_pattern = pattern2019.still(plan.still_s, stack.FPS, broker.port, Path(tmp))
-    still_lane = stack.run(plan.still_s, still=True)
-    int8 = stack.run(plan.window_s, model_dir=INT8_DIR) if plan.int8 else None
+    still_lane = stack.run(plan.still_s, still=True, warm_s=plan.warm_s)
+    int8 = stack.run(plan.window_s, model_dir=INT8_DIR, warm_s=plan.warm_s) if plan.int8 else None
 
     def lane_sum(get: str) -> float:
         return sum(getattr(r, get) for r in lanes)
@@ -415,7 +420,7 @@ def main() -> None:
     lat, figures = latency_section(plan)
     compared, more = compare(plan)
     figures |= more
-    chosen = choices.section(args.quick)
+    chosen = choices.section(args.quick, plan.frames)
     scale = scaling.section(args.quick)
     sections = [sections[0], targets(figures), lat, *compared, chosen, scale]
     minutes = (time.monotonic() - started) / 60

@@ -127,8 +127,7 @@ def opencv_threads(frames: int) -> list[list[Cell]]:
     return rows
 
 
-def section(quick: bool) -> Section:
-    frames = 30 if quick else 150
+def section(quick: bool, frames: int = 150) -> Section:
     items = 3 if quick else len(DEMO_ITEMS)
     model = Model(DEFAULT_MODEL_DIR, threads=ClassifierSettings().inference_threads)
     out = Section("The lane's cost choices, before and after")
@@ -166,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    print(markdown("Choices", [section(args.quick)], "plots"))
+    print(markdown("Choices", [section(args.quick, 15 if args.quick else 150)], "plots"))
 
 
 if __name__ == "__main__":

@@ -316,7 +316,7 @@ class LaneRun:
 def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
     """`placements` timed placements on a lane of a real broker, classifier and voice (and with
     `hub`, a bridge sending records to the IoT Hub stand-in over TLS)."""
-    photos = list(PRODUCE)
+    photos = list(PRODUCE)[:placements]  # fewer placements than items: warm only those used
     stages = [Stage(s, seed=k) for k, s in enumerate(stagings("testing", STAGINGS, seed=11))]
     timed_plan = [
         (stages[(i // len(photos) + i) % STAGINGS], photos[i % len(photos)])

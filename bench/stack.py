@@ -63,7 +63,9 @@ class StackRun:
         return sum(self.peak_rss_mb.values())
 
 
-def run(seconds: float, still: bool = False, model_dir: Path | None = None) -> StackRun:
+def run(
+    seconds: float, still: bool = False, model_dir: Path | None = None, warm_s: float = WARM_S
+) -> StackRun:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = "demo"
@@ -93,7 +95,7 @@ def run(seconds: float, still: bool = False, model_dir: Path | None = None) -> S
             pids = {name: _pid(output, name) for name in PROCESSES[1:]}
             pids["supervisor"] = up.pid
             bus = Bus(port, [T.prediction, T.scan])
-            time.sleep(WARM_S)  # a warm-up period, not a synchronisation
+            time.sleep(warm_s)  # a warm-up period, not a synchronisation
             return _measure(pids, bus, seconds)
         finally:
             if bus:
