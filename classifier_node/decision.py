@@ -66,7 +66,7 @@ class Thresholds:
     @property
     def unsure_after(self) -> int:
         """Frames of evidence gathered at most; after this many without an answer, the shopper
-        is asked to hold the item still."""
+        is asked among the candidates, or told the lane is not sure."""
         return 3 * self.stable_frames
 
     @property

@@ -59,7 +59,7 @@ from scantalk.contract import (
 from scantalk.counters import ClassifierCounter
 from scantalk.durable import write_whole
 from scantalk.latency import Window
-from scantalk.phrases import question, render, weight
+from scantalk.phrases import announcement, question, render, weight
 from scantalk.runtime import Delivery, Message, Node, Refused
 from scantalk.settings import SettingError
 
@@ -67,6 +67,9 @@ TUNABLE = tuple(f.name for f in dataclasses.fields(Thresholds))
 """What `…/classifier/config` may change at run time in the decision."""
 LANE_SETTINGS = ("answer_timeout", "weighed_min_kg", "weigh_wait")
 """…and in the question/answer and the scale's use, read from the settings at each use."""
+AGAIN_WITHIN_S = 10.0
+"""A scan of the item scanned just before, within this, is announced "…, again": bananas put
+down one by one a second or two apart are each heard as one more."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,9 @@ class Classifier:
         self._deciding = threading.RLock()
         """Frames, answers and weights feed the decision and its scans, on three threads."""
         self.scale = ScaleView()
+        self.last_named: tuple[str, float] = ("", -AGAIN_WITHIN_S)
+        """The label of the last scan, and when (monotonic): "Banana, again" within
+        `AGAIN_WITHIN_S`, so a shopper counting by ear hears every scan as one more."""
         self.unweighed: Unweighed | None = None
         self.weighed_scan: Scan | None = None
         """This placement's scan of an item sold by weight: a new weight revises it."""
@@ -364,16 +370,23 @@ class Classifier:
         )
         scan = self.publish_kept(scan)
         self.weighed_scan = scan if by_weight else None
-        if scan.weight_kg and self.settings.say_weight:
-            text = render("weighed", language, item=scan.display_name,
-                          weight=weight(scan.weight_kg, language))  # fmt: skip
-        else:
-            text = render("chosen" if question_id else "item", language, item=scan.display_name)
-        self.say(text, scan_id=scan.scan_id)
+        self.say(self.words(scan, question_id), scan_id=scan.scan_id)
         self.node.count(ClassifierCounter.SCANS)
         self.node.log.info(
             "scan %s: %s (%.2f, %s%s)", scan.scan_id, scan.label, scan.confidence,
             scan.decided_by, f", {scan.weight_kg} kg" if scan.weight_kg else "",
+        )  # fmt: skip
+
+    def words(self, scan: Scan, question_id: str | None) -> str:
+        """What a scan is announced as (`scantalk.phrases.announcement`)."""
+        now = time.monotonic()
+        last_label, last_at = self.last_named
+        self.last_named = (scan.label, now)
+        return announcement(
+            scan.display_name, self.language,
+            again=last_label == scan.label and now - last_at < AGAIN_WITHIN_S,
+            kg=scan.weight_kg if self.settings.say_weight else None,
+            chosen=question_id is not None, coded=scan.plu is not None,
         )  # fmt: skip
 
     def reweigh(self, scan: Scan, kg: float) -> None:

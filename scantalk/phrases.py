@@ -1,7 +1,9 @@
 """What ScanTalk says, per language: templates shared by the nodes that ask for speech.
 
 Item names come from the model's `catalog.csv`; these are the words around them. Numbers are
-rendered for the ear ("2", "1,5" in German), never as raw floats such as `0.7512`.
+rendered for the ear ("2", "1,5" in German), never as raw floats such as `0.7512`. Nothing here
+asks for what a shopper cannot check without sight: "not sure" says so and points to the
+checkout's lookup (a question, where the lane has candidates, comes instead of it).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "item": "{item}",
-        "unsure": "Not sure, please hold the item still.",
+        "again": "{item}, again",
+        "no_code": "{item}, no code: key in or weigh",
+        "unsure": "Not sure. Use the lookup.",
         "startup": "ScanTalk is ready.",
         "nothing": "Nothing scanned yet.",
         "ask_1": "{a}? Press 1 for {a}, 0 for no.",
@@ -22,7 +26,9 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "de": {
         "item": "{item}",
-        "unsure": "Nicht sicher, bitte halten Sie den Artikel ruhig.",
+        "again": "{item}, noch einmal",
+        "no_code": "{item}, ohne Code: eintippen oder wiegen",
+        "unsure": "Nicht sicher. Bitte Suche nutzen.",
         "startup": "ScanTalk ist bereit.",
         "nothing": "Noch nichts gescannt.",
         "ask_1": "{a}? Drücken Sie 1 für {a}, 0 für nein.",
@@ -70,6 +76,27 @@ def weight(kg: float, language: str) -> str:
         return _render(WEIGHTS, "grams", language, {"n": grams})
     kilos = round(kg, 1)
     return _render(WEIGHTS, "kilo" if kilos == 1 else "kilos", language, {"n": kilos})
+
+
+def announcement(
+    name: str,
+    language: str,
+    *,
+    again: bool = False,
+    kg: float | None = None,
+    chosen: bool = False,
+    coded: bool = True,
+) -> str:
+    """How a scan is said: its name; ", again" when the same item was scanned just before
+    (`again`); its weight (`kg`); and, for an item without a price code (not `coded`), that the
+    checkout needs it keyed in or weighed. `chosen`: the shopper's own answer."""
+    if again:
+        name = render("again", language, item=name)
+    if kg is not None:
+        text = render("weighed", language, item=name, weight=weight(kg, language))
+    else:
+        text = render("chosen" if chosen else "item", language, item=name)
+    return text if coded else render("no_code", language, item=text.rstrip("."))
 
 
 def question(names: list[str], language: str) -> str:

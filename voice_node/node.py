@@ -182,7 +182,7 @@ class Voice:
             self.node.publish(self.node.topics.spoken, spoken)
 
         lead = self.earcons[Earcon.QUESTION] if kind is SayKind.QUESTION else None
-        utterance = Utterance(audio.wav, text, kind, received, done, lead)
+        utterance = Utterance(audio.wav, text, kind, received, done, lead, scan_id)
         if not self.player.submit(utterance, repeat):
             self.node.count(VoiceCounter.COOLDOWN)
             self.node.log.info("not repeating %r within the cooldown", text)

@@ -5,7 +5,9 @@ Policy for a request that arrives while something is being said:
   now on the scale, not the one before it;
 - a prompt or notice waits for the current sound to end;
 - of several waiting, only the newest is kept;
-- the same words are not said twice in a row within the cooldown;
+- the same request is not said twice in a row within the cooldown (the same words for the same
+  scan, or the same prompt); a new scan is always said, even of the same item a second later;
+- an item interrupts a prompt or another item, never the greeting (a notice), which is short;
 - an earcon is played at once, on its own channel over any words, never waits, never
   interrupts and is never held back by the cooldown: it only says "the lane saw something";
 - a question is played after its `lead` (the question earcon), as one sound.
@@ -85,6 +87,8 @@ class Utterance:
     """Called with latency to first audio (ms), playing time (ms), and whether it was cut short."""
     lead: Path | None = None
     """Played just before `wav` (a question's earcon)."""
+    scan_id: str | None = None
+    """The scan it announces: another scan is another announcement, whatever its words."""
 
 
 class Player:
@@ -116,7 +120,9 @@ class Player:
         """An earcon to play at once (the newest, if two came while the thread was busy)."""
         self._playing: Utterance | None = None
         self._interrupt = threading.Event()
-        self._last_text, self._last_submitted = "", -1e9
+        self._last: tuple[str, str | None] = ("", None)
+        """Words and scan of the last request queued."""
+        self._last_submitted = -1e9
 
     def submit(self, utterance: Utterance, repeat: bool = False) -> bool:
         """Queue words to say; False when they repeat the last ones within the cooldown, unless
@@ -128,15 +134,17 @@ class Player:
                 return True
             now = time.monotonic()
             recent = now - self._last_submitted < self.cooldown_s
-            if utterance.text == self._last_text and recent and not repeat:
+            request = (utterance.text, utterance.scan_id)
+            if request == self._last and recent and not repeat:
                 return False
-            self._last_text, self._last_submitted = utterance.text, now
+            self._last, self._last_submitted = request, now
             if self._waiting is not None:
                 self.count(VoiceCounter.SUPERSEDED)
                 if self._waiting.kind is SayKind.ITEM and utterance.kind is not SayKind.ITEM:
                     return True  # a prompt never displaces an item waiting to be said
             self._waiting = utterance
-            if utterance.kind is SayKind.ITEM and self._playing is not None:
+            playing = self._playing
+            if utterance.kind is SayKind.ITEM and playing and playing.kind is not SayKind.NOTICE:
                 self._interrupt.set()
             self._cond.notify()
         return True

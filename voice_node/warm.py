@@ -7,7 +7,7 @@ from collections import Counter
 from string import Formatter
 
 from scantalk.model_folder import ModelFolder
-from scantalk.phrases import PHRASES, render
+from scantalk.phrases import PHRASES, announcement, render
 from voice_node.settings import VoiceSettings
 from voice_node.speech import Speech
 
@@ -17,8 +17,11 @@ def warm_cache(settings: VoiceSettings) -> str:
     speech = Speech(settings, lambda key: counts.update((key,)))
     language = settings.language
     folder = ModelFolder.open(settings.model_dir, settings.data_dir)
-    names = [p.name(language) for p in folder.items]
-    texts = [render(key, language, item=name) for name in names for key in ("item", "chosen")]
+    texts = [
+        announcement(p.name(language), language, again=again, chosen=chosen, coded=bool(p.plu))
+        for p in folder.items
+        for again, chosen in ((False, False), (True, False), (False, True))
+    ]
     # Questions combine names, so only the phrases without fields can be made ahead.
     texts += [render(key, language) for key, template in PHRASES["en"].items() if _fixed(template)]
     hits = sum(speech.audio(text, language).cache_hit for text in texts)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scantalk.contract import Topics
 from testbench.bus import wait_online
+from testbench.scenes import place
 
 T = Topics("lane-1")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -118,3 +119,24 @@ def test_a_weighed_banana_is_one_record_in_kilograms_and_the_voice_says_its_weig
     ]
     texts = [h.json()["text"] for h in bus.matching(T.spoken, of_scan)]
     assert texts == ["Banana, 1.2 kilos", "Banana, now 1.5 kilos"]
+
+
+def test_the_same_item_placed_again_at_once_is_heard_each_time(bus, node_env, start_node):
+    """Bananas put down one by one, each as soon as the last was heard (well within the voice's
+    2 s cooldown): every scan is spoken, and each one after the first says "again", so a
+    shopper counting by ear hears three."""
+    for name in ("voice", "classifier"):
+        start_node(name, node_env)
+    wait_online(bus, "voice", "classifier")
+    for n in range(1, 4):
+        place(bus, "fruit/banana.png")
+        scan = bus.wait_for(T.scan, count=n)[n - 1]
+        bus.wait_for(T.spoken, lambda h, s=scan: h.json()["scan_id"] == s.json()["scan_id"])
+    scans = [h.json()["scan_id"] for h in bus.matching(T.scan)]
+    said = {
+        h.json()["scan_id"]: h.json()["text"] for h in bus.matching(T.say) if h.json()["scan_id"]
+    }
+    assert [said[s] for s in scans] == ["Banana", "Banana, again", "Banana, again"]
+    spoken = [h.json() for h in bus.matching(T.spoken) if h.json()["scan_id"] in scans]
+    assert sorted(e["scan_id"] for e in spoken) == sorted(scans), "a recorded scan went unspoken"
+    assert all(e["duration_ms"] > 200 and not e["interrupted"] for e in spoken)

@@ -12,7 +12,7 @@ import pytest
 
 from scantalk.contract import ContractError, Earcon, NodeName, SayRequest, Topics
 from scantalk.counters import VoiceCounter
-from scantalk.phrases import render, weight
+from scantalk.phrases import announcement, render, weight
 from testbench.bus import wait_online
 from voice_node.earcons import TONES
 from voice_node.settings import VoiceSettings
@@ -151,15 +151,42 @@ def test_a_prompt_waits_for_the_announcement_it_follows(bus, voice_env, start_no
     assert item["interrupted"] is False
 
 
-def test_the_same_words_are_not_said_twice_within_the_cooldown(bus, voice_env, start_node):
+def test_the_same_request_is_not_said_twice_within_the_cooldown(bus, voice_env, start_node):
     start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="30")
     wait_online(bus, "voice")
-    say(bus, "Lemon")
-    say(bus, "Lemon")
-    say(bus, "Banana")
+    say(bus, "Lemon", scan_id="s-1")
+    say(bus, "Lemon", scan_id="s-1")  # the same scan's request, delivered twice
+    say(bus, "Banana", scan_id="s-2")
     spoken(bus, "Banana")
     bus.wait_for(T.stats(NodeName.VOICE), lambda h: h.json()["counters"].get("cooldown") == 1)
     assert len(bus.matching(T.spoken, lambda h: h.json()["text"] == "Lemon")) == 1
+
+
+def test_every_new_scan_is_said_even_of_the_same_words_within_the_cooldown(
+    bus, voice_env, start_node
+):
+    """A shopper who counts by ear pays for every scan: none may go unheard."""
+    start_node("voice", voice_env, SCANTALK_VOICE_COOLDOWN="30")
+    wait_online(bus, "voice")
+    for n in range(3):
+        say(bus, "Banana", scan_id=f"banana-{n}")
+        spoken(bus, "Banana", count=n + 1)
+    heard = [h.json()["scan_id"] for h in bus.matching(T.spoken)]
+    assert heard == ["banana-0", "banana-1", "banana-2"]
+
+
+def test_the_greeting_is_never_cut_by_a_name_nor_a_name_by_it(bus, node_env, start_node):
+    start_node("voice", node_env)  # with the greeting
+    greeting = render("startup", "en")
+    wait_online(bus, "voice")
+    say(bus, "Banana", scan_id="s-1")  # the demo's banana lies there from the start
+    (name,) = spoken(bus, "Banana")
+    heard = [h.json() for h in bus.matching(T.spoken)]
+    if heard[0]["text"] == greeting:  # it had begun: it ends first
+        assert not heard[0]["interrupted"], "the greeting was cut off"
+    else:  # an item was there before it began: it is dropped
+        assert greeting not in [e["text"] for e in heard]
+    assert not name["interrupted"]
 
 
 def test_repeat_says_the_last_words_again_at_once_despite_the_cooldown(bus, voice_env, start_node):
@@ -209,8 +236,17 @@ def test_startup_phrase_in_the_lane_language(bus, node_env, start_node):
 
 
 def test_phrases_exist_in_english_and_german_and_numbers_are_for_the_ear():
-    assert render("unsure", "en") == "Not sure, please hold the item still."
-    assert render("unsure", "de-AT").startswith("Nicht sicher")
+    # "Not sure" says so, and where to turn: never advice that needs sight.
+    assert render("unsure", "en") == "Not sure. Use the lookup."
+    assert render("unsure", "de-AT") == "Nicht sicher. Bitte Suche nutzen."
+    assert announcement("Banana", "en", again=True) == "Banana, again"
+    assert announcement("Banane", "de", again=True, kg=1.2) == "Banane, noch einmal, 1,2 Kilo"
+    assert announcement("Custard apple", "en", coded=False) == (
+        "Custard apple, no code: key in or weigh"
+    )
+    assert announcement("Cherimoya", "de", chosen=True, coded=False) == (
+        "Cherimoya, ohne Code: eintippen oder wiegen"
+    )
     assert render("item", "en", item="Banana") == "Banana"
     assert render("item", "de", item=1.5) == "1,5"
     assert render("item", "en", item=2.0) == "2"
