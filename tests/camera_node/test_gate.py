@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import cv2
 import numpy as np
 
 from camera_node.gate import Gate, GateSettings
@@ -123,3 +124,18 @@ def test_a_scene_the_classifier_has_decided_on_gets_no_more_settle_frames():
     assert decided.publish
     gate.settled(decided.sequence)
     assert [gate.check(item, t).publish for t in range(4, 10)] == [False] * 6
+
+
+def test_something_as_bright_as_the_counter_but_of_another_colour_wakes_the_gate():
+    """A red item on a grey counter of its brightness, or a hand on one of a skin's brightness:
+    in grey they are the counter; in colour they are not."""
+    for counter_grey, bgr in ((128, (128, 101, 180)), (182, (140, 170, 220))):
+        counter = np.full((480, 640, 3), counter_grey, np.uint8)
+        placed = counter.copy()
+        placed[160:320, 240:400] = bgr
+        grey = cv2.cvtColor(placed, cv2.COLOR_BGR2GRAY).astype(int)
+        assert np.abs(grey - counter_grey).max() <= 1, "the scene must be as bright as the counter"
+        gate = Gate(GateSettings(settle_frames=1, heartbeat_s=1000))
+        sent = [gate.check(counter, t).publish for t in range(5)]
+        assert sent == [True, True, False, False, False]
+        assert gate.check(placed, 5).publish, f"{bgr} on grey {counter_grey} was not seen"
