@@ -75,7 +75,7 @@ class Gate:
         small = cv2.GaussianBlur(sampled, (5, 5), 0).astype(np.float32)
         # A global change of brightness (per colour: a warmer light too) is not a change of scene.
         # OpenCV's per-channel mean and subtraction: numpy's over the colour axis cost 10x more.
-        return cv2.subtract(small, cv2.mean(small))
+        return cv2.subtract(small, cv2.mean(small))  # type: ignore[call-overload]  # a Scalar
 
     def _changed(self, a: np.ndarray, b: np.ndarray) -> float:
         """Share of pixels that changed in any of their colours."""
