@@ -278,6 +278,8 @@ class ScanDecider:
         if self._offered and self._swapped():
             self._restart(list(self._window)[-SWAP_FRAMES:])
             return NEW_ITEM
+        if swapped_for := self._replaced():
+            return swapped_for
         evidence = Evidence.of(list(self._window))
         verdict = evidence.verdict(t)
         if isinstance(verdict, str):
@@ -291,6 +293,20 @@ class ScanDecider:
             return None
         if len(self._window) < t.stable_frames or verdict.label == self._announced:
             return None
+        self._announced = verdict.label
+        return verdict
+
+    def _replaced(self) -> Guess | None:
+        """Another item, named clearly by the last `stable_frames` frames alone, replaced the
+        one announced, with no empty counter between: a placement of its own, announced now
+        rather than once it outweighs the old item's frames in the evidence."""
+        recent = list(self._window)[-self.thresholds.stable_frames :]
+        if self._announced is None or len(recent) < self.thresholds.stable_frames:
+            return None
+        verdict = Evidence.of(recent).verdict(self.thresholds)
+        if not isinstance(verdict, Guess) or verdict.label == self._announced:
+            return None
+        self._restart(recent)
         self._announced = verdict.label
         return verdict
 

@@ -105,6 +105,15 @@ def test_what_the_camera_sees_and_the_model_finds_faintly_produce_is_heard_as_no
         assert not decider.placing
 
 
+def test_an_item_swapped_with_no_empty_counter_between_is_named_on_its_second_frame():
+    decider = ScanDecider(THRESHOLDS)
+    said = [decider.observe(f) for f in [BANANA] * 6 + [LEMON, LEMON, LEMON]]
+    assert [v.label if v else None for v in said] == [
+        None, "banana", None, None, None, None, None, "lemon", None
+    ]  # fmt: skip
+    assert decider.settled
+
+
 def test_a_clear_item_is_announced_on_its_second_frame():
     decider = ScanDecider(THRESHOLDS)
     assert decider.observe(BANANA) is None
