@@ -44,12 +44,6 @@ MAX_CANDIDATES = 3
 SWAP_FRAMES = 3
 """Frames in a row whose best label was not offered, that hold little of the offered labels'
 evidence, after which the item asked about counts as replaced by another (`NEW_ITEM`)."""
-SEEN = 0.05
-"""Share of the scan area the camera must find changed for a frame to show something ..."""
-FAINT = 0.5
-"""... where the model finds produce at least this share of `empty_below` likely: a mushroom
-it hardly knows (0.025 of 0.03) is "not sure", not silence; a hand, a mug or a hammer (0.01
-and less) stay silent, which is right for what is not produce."""
 NEW_ITEM = Guess("<new item>", 0.0)
 """Returned when another item replaced the one asked about, with no empty counter between:
 the question is moot, and the new item is judged afresh."""
@@ -104,9 +98,6 @@ class Reading:
     "nothing there" class or a `hand` is never one."""
     features: np.ndarray | None = None
     """The model's features of the frame, where it has them: what a shopper's answer teaches."""
-    seen: float = 0.0
-    """Share of the scan area the camera finds unlike its empty counter (the frame's
-    `presence`); 0 where the camera does not say."""
 
 
 @dataclass(frozen=True)
@@ -190,8 +181,6 @@ class Evidence:
 
 
 def frame_is_empty(reading: Reading, t: Thresholds) -> bool:
-    if reading.seen >= SEEN and reading.presence >= FAINT * t.empty_below:
-        return False  # the camera sees something faintly produce-like: a placement
     return Evidence.of([reading]).verdict(t) == EMPTY
 
 

@@ -159,7 +159,6 @@ class Classifier:
         started = time.perf_counter()
         info = FrameInfo.from_properties(message.properties)
         reading = self.model.read(self.model.decode(message.payload))
-        reading = dataclasses.replace(reading, seen=info.presence)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.inference.add(elapsed_ms)
         self.node.count(ClassifierCounter.FRAMES)

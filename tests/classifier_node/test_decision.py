@@ -4,8 +4,6 @@ one with faint evidence one "not sure"."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from classifier_node.decision import (
@@ -86,23 +84,6 @@ def test_the_decision_is_settled_once_named_asked_or_unsure_and_on_an_empty_coun
     for frame in (BANANA, BANANA, LEMON):
         decider.observe(frame)
     assert not decider.settled, "another item in view of the one named: more frames needed"
-
-
-def test_what_the_camera_sees_and_the_model_finds_faintly_produce_is_heard_as_not_sure():
-    """A mushroom the model hardly knows (presence under `empty_below`) starts a
-    placement where the camera sees it: its earcon at once, then "not sure". Without the camera,
-    or for a hand or a mug (the model finds no produce at all), it stays silence."""
-    mushroom = dataclasses.replace(reading((0.4, 0.3, 0.3), 0.035), seen=0.2)
-    decider = ScanDecider(THRESHOLDS)
-    assert decider.observe(mushroom) is None
-    assert decider.placing, "no placement: no earcon"
-    assert verdicts([mushroom] * 6) == [UNSURE_PROMPT]
-    unseen = dataclasses.replace(mushroom, seen=0.0)
-    hand = dataclasses.replace(reading((0.4, 0.3, 0.3), 0.007), seen=0.3)
-    for frames in ([unseen] * 6, [hand] * 6):
-        decider = ScanDecider(THRESHOLDS)
-        assert not any(decider.observe(f) for f in frames)
-        assert not decider.placing
 
 
 def test_an_item_swapped_with_no_empty_counter_between_is_named_on_its_second_frame():
