@@ -33,7 +33,7 @@ def test_a_request_asked_while_another_plays_is_not_answered_by_the_other():
 def test_speech_answers_the_older_requests_it_replaced():
     watch = SpeechWatch(overdue_s=5)
     ask(watch, "Banana", 0, "s-1")
-    ask(watch, "Not sure. Use the lookup.", 0.2)
+    ask(watch, "Unsure, use lookup.", 0.2)
     ask(watch, "Lemon", 0.4, "s-2")  # a newer item replaces what waits, and cuts short what plays
     said(watch, "Lemon", "s-2")
     assert watch.overdue(100) == 0

@@ -72,7 +72,7 @@ def test_a_taught_item_is_announced_and_forget_silences_it(bus, node_env, start_
 
     place(bus, POTATO, 0, "before")
     assert not bus.matching(T.scan), "a potato was named before it was taught"
-    assert items_said(bus) == ["Not sure. Use the lookup."]
+    assert items_said(bus) == ["Unsure, use lookup."]
 
     photos = teaching_photos(tmp_path / "potato-photos", POTATO)
     said = scantalk(node_env, "teach", "potato", str(photos), "--name", "Potato", "--plu", "4072")
@@ -93,7 +93,7 @@ def test_a_taught_item_is_announced_and_forget_silences_it(bus, node_env, start_
     reloads(bus, 2)
     place(bus, POTATO, 0, "forgotten")
     assert len(bus.matching(T.scan)) == 3, "a forgotten item was still named"
-    assert items_said(bus)[-1] == "Not sure. Use the lookup."
+    assert items_said(bus)[-1] == "Unsure, use lookup."
 
 
 def test_forgetting_an_item_never_taught_says_so(node_env):

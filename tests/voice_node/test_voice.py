@@ -237,8 +237,8 @@ def test_startup_phrase_in_the_lane_language(bus, node_env, start_node):
 
 def test_phrases_exist_in_english_and_german_and_numbers_are_for_the_ear():
     # "Not sure" says so, and where to turn: never advice that needs sight.
-    assert render("unsure", "en") == "Not sure. Use the lookup."
-    assert render("unsure", "de-AT") == "Nicht sicher. Bitte Suche nutzen."
+    assert render("unsure", "en") == "Unsure, use lookup."
+    assert render("unsure", "de-AT") == "Unsicher, Suche nutzen."
     assert announcement("Banana", "en", again=True) == "Banana, again"
     assert announcement("Banane", "de", again=True, kg=1.2) == "Banane, noch einmal, 1,2 Kilo"
     assert announcement("Custard apple", "en", coded=False) == (
