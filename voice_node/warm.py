@@ -24,6 +24,7 @@ def warm_cache(settings: VoiceSettings) -> str:
     ]
     # Questions combine names, so only the phrases without fields can be made ahead.
     texts += [render(key, language) for key, template in PHRASES["en"].items() if _fixed(template)]
+    texts = list(dict.fromkeys(texts))  # an item with no code sounds the same, chosen or not
     hits = sum(speech.audio(text, language).cache_hit for text in texts)
     speech.close()
     return (

@@ -272,8 +272,9 @@ def test_a_weight_is_said_as_a_person_says_it(kg, english, german):
 def test_warm_fills_the_cache_so_the_first_scan_is_a_hit(bus, voice_env, start_node):
     warm = [sys.executable, "-m", "scantalk", "voice", "warm"]
     out = subprocess.run(warm, env=voice_env, capture_output=True, text=True, check=True)
-    # 23 names, each as an announcement and as a confirmed choice; 4 phrases without a name.
-    assert "50 texts in en: 0 already cached, 50 synthesised" in out.stdout
+    # 23 names, each as an announcement, again, and as a confirmed choice (the same words for
+    # the 5 with no price code); 4 phrases without a name.
+    assert "68 texts in en: 0 already cached, 68 synthesised" in out.stdout
     start_node("voice", voice_env)
     wait_online(bus, "voice")
     say(bus, "Granny Smith apple")
