@@ -63,7 +63,7 @@ class Plan:
 
 
 FULL = Plan(placements=24, rounds=2, window_s=60, still_s=60, int8=True, warm_s=8, frames=150)
-QUICK = Plan(placements=3, rounds=1, window_s=6, still_s=5, int8=False, warm_s=2, frames=15)
+QUICK = Plan(placements=2, rounds=1, window_s=6, still_s=5, int8=False, warm_s=2, frames=15)
 
 
 def machine() -> Section:
