@@ -109,7 +109,9 @@ def main(argv: list[str]) -> None:
     listener.login(
         env("CHECKOUT_MQTT_USERNAME"), env("CHECKOUT_MQTT_PASSWORD"), env("CHECKOUT_MQTT_CA")
     )
-    signal.signal(signal.SIGTERM, lambda *_: listener.client.disconnect())
+    # SIGTERM as Ctrl-C: the loop is left by an exception, and the client disconnects outside
+    # it. Calling the client from the handler could wait for a lock the interrupted loop holds.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         listener.run(host, port)
     except KeyboardInterrupt:
