@@ -230,8 +230,7 @@ class ScanDecider:
             return True
         if self._empties or (self._announced is None and not self._prompted):
             return False
-        recent = list(self._window)[-self.thresholds.stable_frames :]
-        verdict = Evidence.of(recent).verdict(self.thresholds)
+        verdict = self._recent_verdict()
         return (verdict.label if isinstance(verdict, Guess) else None) == self._announced
 
     @property
@@ -289,15 +288,23 @@ class ScanDecider:
         """Another item, named clearly by the last `stable_frames` frames alone, replaced the
         one announced, with no empty counter between: a placement of its own, announced now
         rather than once it outweighs the old item's frames in the evidence."""
-        recent = list(self._window)[-self.thresholds.stable_frames :]
-        if self._announced is None or len(recent) < self.thresholds.stable_frames:
+        if self._announced is None or len(self._window) < self.thresholds.stable_frames:
             return None
-        verdict = Evidence.of(recent).verdict(self.thresholds)
+        verdict = self._recent_verdict()
         if not isinstance(verdict, Guess) or verdict.label == self._announced:
             return None
-        self._restart(recent)
+        self._restart(self._recent())
         self._announced = verdict.label
         return verdict
+
+    def _recent(self) -> list[Reading]:
+        """The last `stable_frames` frames of the placement."""
+        return list(self._window)[-self.thresholds.stable_frames :]
+
+    def _recent_verdict(self) -> Guess | str:
+        """What the last `stable_frames` frames alone say: is the item in view what was
+        decided (`settled`), or another one (`_replaced`)?"""
+        return Evidence.of(self._recent()).verdict(self.thresholds)
 
     def _swapped(self) -> bool:
         recent = list(self._window)[-SWAP_FRAMES:]
