@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from scantalk.contract import FrameCause
+
 WORK_SIZE = (160, 120)
 
 
@@ -53,6 +55,8 @@ class Verdict:
     """Share of the region that differs from the empty-scene background model."""
     sequence: int = 0
     """The number of this frame among those published (from 1), or 0: not published."""
+    cause: FrameCause = FrameCause.UNSAID
+    """Why it is published: the classifier judges an unknown thing only once it is at rest."""
 
 
 class Gate:
@@ -125,23 +129,25 @@ class Gate:
             self._last_publish = now
             self._settle = max(self._settle, s.settle_frames or 0)
             self._published += 1
-            return Verdict(True, 1.0, 0.0, self._published)
+            return Verdict(True, 1.0, 0.0, self._published, FrameCause.CHANGE)
         motion = self._changed(small, self._last_sent)
         assert self._background is not None
         presence = self._changed(small, self._background)
-        if s.settle_frames is None:  # the classifier has not said what it needs yet
-            publish = True
-        elif motion >= s.min_change:
-            self._settle = s.settle_frames
-            publish = True
+        cause: FrameCause | None = None
+        if motion >= s.min_change:
+            self._settle = s.settle_frames or 0
+            cause = FrameCause.CHANGE
+        elif s.settle_frames is None:  # the classifier has not said what it needs yet
+            cause = FrameCause.SETTLE
         elif self._settle > 0:
             self._settle -= 1
-            publish = True
+            cause = FrameCause.SETTLE
         else:
-            publish = now - self._last_publish >= s.heartbeat_s
+            if now - self._last_publish >= s.heartbeat_s:
+                cause = FrameCause.HEARTBEAT
             cv2.accumulateWeighted(small, self._background, s.learning_rate)
-        if not publish:
+        if cause is None:
             return Verdict(False, round(motion, 4), round(presence, 4))
         self._last_sent, self._last_publish = small, now
         self._published += 1
-        return Verdict(True, round(motion, 4), round(presence, 4), self._published)
+        return Verdict(True, round(motion, 4), round(presence, 4), self._published, cause)

@@ -115,6 +115,7 @@ class Camera:
             frame.shape[0],
             verdict.motion,
             verdict.presence,
+            verdict.cause,
         )
         sent = self.node.publish(
             self.node.topics.frame,

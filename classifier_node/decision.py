@@ -10,6 +10,12 @@ Evidence is gathered over the frames of one placement, and two questions are kep
   low); a taught item by the cosine similarity of the frame's features to its closest
   prototype.
 
+A frame the model finds no known item in is not yet empty: the model also knows what the bare
+counter looks like (`CounterLook`: the features of the frames it judged empty). Something at
+rest that does not look like the counter is *seen*: an item the model does not know, a mug. It
+is a placement like any other, and ends in a question or "not sure", never in silence. Only
+once at rest: a hand passing over the counter, or an item on its way, stays silent.
+
 A placement whose evidence points at no single item is never a guess: the shopper hears a
 wrong name as the truth. When two or three candidates hold most of the evidence, the lane asks
 the shopper among them (`Ask`: a question is not a claim); else it says "not sure".
@@ -44,6 +50,10 @@ MAX_CANDIDATES = 3
 SWAP_FRAMES = 3
 """Frames in a row whose best label was not offered, that hold little of the offered labels'
 evidence, after which the item asked about counts as replaced by another (`NEW_ITEM`)."""
+SAME_SCENE = 0.9
+"""Cosine similarity of a frame's features to the bare counter's above which it shows the bare
+counter. Measured on the default model: the same scene under sensor noise and JPEG is at 0.99
+or above; an item on the counter, from a coin to a hand, at 0.75 or below."""
 NEW_ITEM = Guess("<new item>", 0.0)
 """Returned when another item replaced the one asked about, with no empty counter between:
 the question is moot, and the new item is judged afresh."""
@@ -181,7 +191,57 @@ class Evidence:
 
 
 def frame_is_empty(reading: Reading, t: Thresholds) -> bool:
+    """Whether the model finds nothing it knows in the frame (nor a taught item)."""
     return Evidence.of([reading]).verdict(t) == EMPTY
+
+
+class CounterLook:
+    """What the bare counter looks like to the model: the features of frames at rest that it
+    found nothing known in, followed as the light drifts. Such a frame that looks unlike the
+    counter shows something unknown (a mushroom the model takes for a maraca, a mug): the
+    model's presence alone cannot tell it from the bare counter.
+
+    A lane's counter has a few looks (daylight, lamps at night): the last `LOOKS` are kept."""
+
+    FOLLOW = 0.2
+    """Share of each bare frame's features taken into its look: a drift is followed, one odd
+    frame hardly moves it."""
+    LOOKS = 8
+
+    def __init__(self) -> None:
+        self.looks: deque[np.ndarray] = deque(maxlen=self.LOOKS)
+        """Unit length, newest last; none until a frame was judged bare (or the model has no
+        features)."""
+
+    def shows_bare(self, features: np.ndarray | None) -> bool:
+        """Of a frame the model finds nothing known in: does it show the bare counter? Learns
+        from it if so. The first such frame is the counter; a model without features cannot
+        tell, and every such frame is bare."""
+        if features is None:
+            return True
+        if self.looks and self._closest(_unit(features))[1] < SAME_SCENE:
+            return False
+        self.adopt(features)
+        return True
+
+    def adopt(self, features: np.ndarray) -> None:
+        """`features` show the bare counter: its look follows them, or they are a new look (the
+        light changed, or the lane started with something there)."""
+        seen = _unit(features)
+        if not self.looks or (closest := self._closest(seen))[1] < SAME_SCENE:
+            self.looks.append(seen)
+            return
+        i = closest[0]
+        self.looks[i] = _unit((1 - self.FOLLOW) * self.looks[i] + self.FOLLOW * seen)
+
+    def _closest(self, seen: np.ndarray) -> tuple[int, float]:
+        similarity = [float(seen @ look) for look in self.looks]
+        best = int(np.argmax(similarity))
+        return best, similarity[best]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
 class ScanDecider:
@@ -204,6 +264,7 @@ class ScanDecider:
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.thresholds = thresholds
+        self.counter = CounterLook()
         self._window: deque[Reading] = deque(maxlen=thresholds.unsure_after)
         self._empties = 0
         self._unsure = 0
@@ -250,13 +311,15 @@ class ScanDecider:
         if self.placing:
             self._announced = label
 
-    def observe(self, reading: Reading) -> Guess | Ask | None:
+    def observe(self, reading: Reading, moving: bool = False) -> Guess | Ask | None:
         """Feed one frame's reading; returns the item when it is a new scan, an `Ask`, or
-        `UNSURE_PROMPT`."""
+        `UNSURE_PROMPT`. `moving`: the camera saw the scene still changing (`FrameCause`)."""
         t = self.thresholds
-        if self._weighed is False or (not self._weighed and frame_is_empty(reading, t)):
+        if self._weighed is False or (not self._weighed and self._empty(reading, moving)):
             self._empties += 1
             if self._empties >= t.stable_frames:
+                if self._announced is not None and not moving:
+                    self._left_behind(reading.features)
                 self._end_placement()
             return None
         self._empties = 0
@@ -283,6 +346,24 @@ class ScanDecider:
             return None
         self._announced = verdict.label
         return verdict
+
+    def _empty(self, reading: Reading, moving: bool) -> bool:
+        """Nothing is there: nothing the model knows, and the bare counter. Something unknown
+        is there only once at rest (a hand passing is not), and only before an item was named
+        in the placement: what a named item leaves behind is the counter (`_left_behind`)."""
+        if not frame_is_empty(reading, self.thresholds):
+            return False
+        return moving or self._announced is not None or self.counter.shows_bare(reading.features)
+
+    def _left_behind(self, features: np.ndarray | None) -> None:
+        """A named item was taken away, and the model finds nothing known in what is left:
+        the bare counter, whatever the counter's look was (so a changed light, or a lane that
+        started with something there, heals with the next item named and lifted), unless it
+        still looks like the placement's own frames (the item, misread)."""
+        item = _mean_features(self._window)
+        if features is None or (item is not None and float(_unit(features) @ item) >= SAME_SCENE):
+            return
+        self.counter.adopt(features)
 
     def _replaced(self) -> Guess | None:
         """Another item, named clearly by the last `stable_frames` frames alone, replaced the
@@ -330,5 +411,4 @@ def _mean_features(readings: Iterable[Reading]) -> np.ndarray | None:
     rows = [r.features for r in readings if r.features is not None]
     if not rows:
         return None
-    mean = np.mean([row / max(float(np.linalg.norm(row)), 1e-12) for row in rows], axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return _unit(np.mean([_unit(row) for row in rows], axis=0))

@@ -40,6 +40,7 @@ from scantalk.contract import (
     ContractError,
     DecidedBy,
     Earcon,
+    FrameCause,
     FrameInfo,
     Guess,
     InventoryAck,
@@ -164,7 +165,7 @@ class Classifier:
         self.node.count(ClassifierCounter.FRAMES)
         with self._deciding:
             was_placing = self.decider.placing
-            verdict = self.decider.observe(reading)
+            verdict = self.decider.observe(reading, moving=info.cause is FrameCause.CHANGE)
             self.follow(was_placing)
             if verdict is NEW_ITEM:
                 self.cancel_question("another item was placed")

@@ -937,6 +937,21 @@ class UserProperties:
         return cls(**values)
 
 
+class FrameCause(StrEnum):
+    """Why the camera sent a frame: whether the scene was still moving."""
+
+    CHANGE = "change"
+    """The scene was changing (its motion reached the gate's share): an item or a hand on
+    its way, not yet at rest."""
+    SETTLE = "settle"
+    """One of the frames after a change, the scene at rest, sent until the classifier has
+    decided on it."""
+    HEARTBEAT = "heartbeat"
+    """Nothing changed for a while: the lane is alive."""
+    UNSAID = ""
+    """A camera that does not say (no gate, or not ours): taken as at rest."""
+
+
 @dataclass(frozen=True)
 class FrameInfo(UserProperties):
     """Frame metadata (`…/camera/frame`)."""
@@ -949,6 +964,8 @@ class FrameInfo(UserProperties):
     """Share of the scan area that changed since the previous published frame."""
     presence: float = 0.0
     """Share of the scan area that differs from the camera's background model."""
+    cause: FrameCause = FrameCause.UNSAID
+    """Why it was sent: `change`, `settle`, `heartbeat`, or nothing."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from scantalk.contract import (
     Candidate,
     ClassifierConfig,
     DecidedBy,
+    FrameCause,
     FrameInfo,
     Guess,
     InventoryAck,
@@ -253,9 +254,12 @@ def headers_schema(cls: type[UserProperties]) -> Schema:
     docs = attribute_docs(cls)
     properties = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        form = _TEXT_FORMS.get(hints[f.name], {})
+        hint = hints[f.name]
+        form = _TEXT_FORMS.get(hint, {})
+        if isinstance(hint, type) and issubclass(hint, enum.StrEnum):
+            form = {"enum": [str(v) for v in hint]}
         doc = " ".join(d for d in (docs.get(f.name, ""), form.get("description", "")) if d)
-        prop: Schema = {"type": "string", **{k: v for k, v in form.items() if k == "pattern"}}
+        prop: Schema = {"type": "string", **{k: v for k, v in form.items() if k != "description"}}
         if is_time(f.name):
             prop["format"] = "date-time"
             doc = " ".join(d for d in (doc, "RFC 3339, UTC.") if d)
@@ -613,7 +617,7 @@ def messages(schemas: dict[str, Schema]) -> dict[str, Any]:
     found = {cls.__name__: _json_message(cls, named[cls], schemas) for cls in payload_classes()}
     online, offline = contract.ONLINE.decode(), contract.OFFLINE.decode()
     scan = _scan()
-    frame = FrameInfo(scan.frame_id, EXAMPLE_TIME, 640, 480, 0.18, 0.42)
+    frame = FrameInfo(scan.frame_id, EXAMPLE_TIME, 640, 480, 0.18, 0.42, FrameCause.CHANGE)
     return {
         "Frame": _jpeg_message(
             "Frame", "Camera frame", "A JPEG frame of the scan area.", frame, schemas

@@ -54,7 +54,12 @@ def test_video_through_the_gate_publishes_motion_not_stillness(bus, node_env, st
         "height",
         "motion",
         "presence",
+        "cause",
     }
+    causes = [f.properties["cause"] for f in bus.matching(T.frame)]
+    # The item moving is "change"; the frames after it, while the classifier decides, "settle".
+    assert causes.count("change") >= 16
+    assert "settle" in causes
     assert (first.properties["width"], first.properties["height"]) == ("640", "480")
     assert first.expiry is not None
     assert first.expiry <= 2  # stale frames are dropped by the broker

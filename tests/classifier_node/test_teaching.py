@@ -3,6 +3,7 @@ scenes composed differently, and silenced again by `forget`; until then it is "n
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,14 @@ def teaching_photos(folder: Path, photo: Path, count: int = 10) -> Path:
 
 
 def place(bus, item_photo: Path, staging_index: int, tag: str) -> None:
-    """One placement on a test staging (never a teaching one), frame by frame."""
-    staging = stagings("testing", 4, seed=99)[staging_index]
-    for i, (_, jpeg) in enumerate(
-        placement(Stage(staging, seed=staging_index), cutout(item_photo))
-    ):
+    """One placement on a test staging (never a teaching one), frame by frame: the item's size,
+    turn, place, hand and JPEG quality change, the lane's counter and light do not."""
+    lane, staging = (
+        stagings("testing", 4, seed=99)[0],
+        stagings("testing", 4, seed=99)[staging_index],
+    )
+    staging = dataclasses.replace(staging, counter=lane.counter, light=lane.light, tint=lane.tint)
+    for i, (_, jpeg) in enumerate(placement(Stage(staging), cutout(item_photo))):
         properties = Properties(PacketTypes.PUBLISH)
         properties.UserProperty = FrameInfo(frame_id=f"{tag}-{i}").to_properties()
         bus.client.publish(T.frame, jpeg, qos=0, properties=properties)
