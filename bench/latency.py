@@ -1,7 +1,7 @@
 """Placement to first audio: an item is put down in front of a 15 fps camera, how long until
 the lane says its name (warm cache).
 
-    .venv/bin/python -m bench.latency [--placements 24] [--scale]
+    .venv/bin/python -m bench.latency [--placements 24] [--scale] [--hub] [--swaps 12]
 
 Runs a real broker, a real classifier node and a real voice node (espeak-ng, pygame on SDL's
 disk driver). The camera is scripted in this process: it publishes composed frames
@@ -13,7 +13,9 @@ showing the item was published. A listener on the bus records when each message 
 - placement -> first audio: the matching `…/voice/say` (same `scan_id`) heard, plus the
   `latency_ms` of its `…/voice/spoken` (request received -> first audio sample out), minus t0;
 - placement -> first sound: the same for the placement's `detected` earcon;
-- placement -> question starts: the same for a question, where the lane asks instead.
+- placement -> question starts: the same for a question, where the lane asks instead;
+- swap -> first audio of the new name (`--swaps`): an item replaced by another from one frame
+  to the next, no empty counter between; t0 is the first frame showing the new item.
 
 One untimed round of every item comes first, so the voice's audio cache holds each name. The
 baseline, from the same run: the bus round trip (publish -> heard by the listener) and the
@@ -86,6 +88,15 @@ PRODUCE = {  # photo -> the model's label
     "fruit/pineapple.png": "pineapple",
     "vegetables/yellowpepper.png": "bell_pepper",
 }
+SWAPS = (  # item first placed -> item put in its place, with no empty counter between
+    ("fruit/banana.png", "fruit/lemon.png"),
+    ("fruit/lemon.png", "fruit/strawberry.png"),
+    ("vegetables/broccoli.png", "fruit/pineapple.png"),
+    ("fruit/strawberry.png", "fruit/banana.png"),
+    ("fruit/pineapple.png", "vegetables/yellowpepper.png"),
+    ("vegetables/yellowpepper.png", "vegetables/broccoli.png"),
+)
+TARGET_SWAP_P95_MS = 400
 PING = f"scantalk/{STATION}/bench/ping"  # the wire format, on purpose: the bench's own topic
 SETTLE_FRAMES = 8
 """Frames at 15 fps the scripted scale moves after an item lands or leaves (0.53 s)."""
@@ -125,6 +136,8 @@ class Outcome:
     """With the scripted scale (True), from the camera alone beside it (False), or no scale."""
     weighed: float = 0.0
     """When its first stable weight was published (with the scale)."""
+    swapped_in: bool = False
+    """It replaced the item before it with no empty counter between: t0 is its first frame."""
 
 
 def script(
@@ -140,6 +153,26 @@ def script(
         if scale is not None:
             placed = weighed(placed, scale[n - first], 0.2 + (n % 7) * 0.19)
         frames += placed
+    return frames
+
+
+def swaps_script(swaps: list[tuple[Stage, str, str]], first: int) -> list[Frame]:
+    """Each swap as two placements, numbered from `first`: the first item arrives and rests;
+    the second takes its place from one frame to the next (its first frame is `entering`, so
+    its t0), rests, and leaves."""
+    frames = []
+    resting = dict(PLACEMENT)["resting"]
+    for k, (stage, photo, swapped_in) in enumerate(swaps):
+        n = first + 2 * k
+        shown = [p for p in placement(stage, cutout(TUXPAINT_FOOD / photo))]
+        arrived = shown[: -dict(PLACEMENT)["empty"]]  # no empty counter after it
+        frames += [Frame(n, i, phase, jpeg) for i, (phase, jpeg) in enumerate(arrived)]
+        item = cutout(TUXPAINT_FOOD / swapped_in)
+        after = [("entering" if i == 0 else "resting", stage.frame(item)) for i in range(resting)]
+        after += [
+            ("empty", stage.frame(None)) for _ in range(dict(PLACEMENT)["empty"] + AFTER_EMPTY)
+        ]
+        frames += [Frame(n + 1, i, phase, jpeg) for i, (phase, jpeg) in enumerate(after)]
     return frames
 
 
@@ -313,9 +346,10 @@ class LaneRun:
     """The voice's request -> first audio for cached names in the timed run."""
 
 
-def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
+def run(placements: int, scale: bool = False, hub: bool = False, swaps: int = 0) -> LaneRun:
     """`placements` timed placements on a lane of a real broker, classifier and voice (and with
-    `hub`, a bridge sending records to the IoT Hub stand-in over TLS)."""
+    `hub`, a bridge sending records to the IoT Hub stand-in over TLS), then `swaps` swaps of one
+    item for another with no empty counter between (`SWAPS` in turn)."""
     photos = list(PRODUCE)[:placements]  # fewer placements than items: warm only those used
     stages = [Stage(s, seed=k) for k, s in enumerate(stagings("testing", STAGINGS, seed=11))]
     timed_plan = [
@@ -326,7 +360,13 @@ def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
     if scale:  # each placement twice, interleaved, each mode first in turn
         timed_plan = [p for p in timed_plan for _ in range(2)]
         modes = [(i % 2 == 0) == (i // 2 % 2 == 0) for i in range(len(timed_plan))]
-    timed = script(timed_plan, first=len(photos) * STAGINGS, scale=modes)
+    swapped = [photo for pair in SWAPS[:swaps] for photo in pair]
+    warmed = list(dict.fromkeys(photos + swapped))
+    first = len(warmed) * STAGINGS  # after the warming placements' numbers
+    timed = script(timed_plan, first=first, scale=modes)
+    first_swap = first + len(timed_plan)
+    swap_plan = [(stages[k % STAGINGS], *SWAPS[k % len(SWAPS)]) for k in range(swaps)]
+    timed += swaps_script(swap_plan, first_swap)
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         broker = stack.enter_context(Broker(free_port(), Path(tmp)))
@@ -351,14 +391,13 @@ def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
         camera = Camera(broker.port)
         stack.callback(camera.close)
         wait_online(bus, *nodes)
-        unwarmed = warm_cache(camera, bus, stages, photos)
+        unwarmed = warm_cache(camera, bus, stages, warmed)
         timed_from = time.monotonic()
         t0 = camera.stream(timed)
         time.sleep(3)  # the last placement's scan, audio and record
         end = time.monotonic()
         round_trip = bus_round_trip(bus)
         records = arrivals(hub_bus, "") if hub_bus else None
-    first = len(photos) * STAGINGS
     outcomes = {
         n: Outcome(
             PRODUCE[photo],
@@ -369,6 +408,12 @@ def run(placements: int, scale: bool = False, hub: bool = False) -> LaneRun:
         )
         for n, (stage, photo) in enumerate(timed_plan, start=first)
     }
+    for k, (stage, photo, swapped_in) in enumerate(swap_plan):
+        n = first_swap + 2 * k
+        outcomes[n] = Outcome(PRODUCE[photo], stage.staging.counter, t0.get(n, 0.0))
+        outcomes[n + 1] = Outcome(
+            PRODUCE[swapped_in], stage.staging.counter, t0.get(n + 1, 0.0), swapped_in=True
+        )
     match(bus, outcomes, end, records)
 
     def timed_run(h: Heard) -> bool:
@@ -399,8 +444,11 @@ def main() -> None:
     parser.add_argument(
         "--hub", action="store_true", help="a bridge sends each record to the IoT Hub stand-in"
     )
+    parser.add_argument(
+        "--swaps", type=int, default=0, help="then swaps of one item for another, no empty between"
+    )
     args = parser.parse_args()
-    lane = run(args.placements, args.scale, args.hub)
+    lane = run(args.placements, args.scale, args.hub, args.swaps)
     report(lane.outcomes, lane.baseline, lane.camera, lane.timed, lane.prompts, lane.bus)
     if lane.modes:
         report_scale(lane.outcomes)
@@ -420,8 +468,9 @@ def report(
 ) -> None:
     frame_ms = 1000 / FPS
     scanned = [o for o in outcomes.values() if o.scan is not None]
-    scan_ms = [o.scan_ms for o in scanned if o.scan_ms is not None]
-    audio_ms = [o.audio_ms for o in scanned if o.audio_ms is not None]
+    scan_ms = [o.scan_ms for o in scanned if o.scan_ms is not None and not o.swapped_in]
+    audio_ms = [o.audio_ms for o in scanned if o.audio_ms is not None and not o.swapped_in]
+    swap_ms = [o.audio_ms for o in scanned if o.audio_ms is not None and o.swapped_in]
     print(
         f"placement -> first audio, scripted camera at {FPS} fps ({frame_ms:.1f} ms a frame), "
         f"warm cache; {len(outcomes)} placements of {len(PRODUCE)} items on {STAGINGS} stagings"
@@ -445,6 +494,7 @@ def report(
         "placement -> record at the hub": [
             o.record_ms for o in outcomes.values() if o.record_ms is not None
         ],
+        "swap -> first audio of the new name": swap_ms,
     }
     for label, values in rows.items():
         if values:
@@ -456,6 +506,7 @@ def report(
         ("placement -> first audio", TARGET_P95_MS),
         ("placement -> first sound (earcon)", TARGET_EARCON_P95_MS),
         ("placement -> question starts", TARGET_QUESTION_P95_MS),
+        ("swap -> first audio of the new name", TARGET_SWAP_P95_MS),
     ):
         if rows[label]:
             p95 = percentile(rows[label], 0.95)

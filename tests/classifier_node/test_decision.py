@@ -4,6 +4,8 @@ one with faint evidence one "not sure"."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from classifier_node.decision import (
@@ -37,6 +39,17 @@ FAINT = reading((0.5, 0.3, 0.2), 0.2)  # something, hardly produce the model kno
 CITRUS = reading((0.05, 0.55, 0.40), 0.6)  # lemon or orange: ambiguous
 POTATO = reading((0.3, 0.4, 0.3), 0.02, potato=0.8)  # unknown to the model, taught on the lane
 POTATO_LIKE_LEMON = reading((0.02, 0.95, 0.03), 0.7, potato=0.8)
+
+
+def looking(frame: Reading, *features: float) -> Reading:
+    """The frame with the model's features of it."""
+    return dataclasses.replace(frame, features=np.array(features, np.float32))
+
+
+BARE = looking(EMPTY, 1, 0, 0, 0)  # nothing the model knows: the bare counter
+MUG = looking(EMPTY, 0.3, 1, 0, 0)  # nothing the model knows, unlike the counter: a mushroom
+BARE_AT_NIGHT = looking(EMPTY, 0.2, 0, 1, 0)  # the same counter under another light
+NAMED_BANANA = looking(BANANA, 0, 0, 0.2, 1)
 
 
 def verdicts(frames, thresholds=THRESHOLDS):
@@ -227,3 +240,41 @@ def test_a_scale_that_weighs_nothing_ends_the_placement_and_keeps_a_hand_from_st
     assert not any(decider.observe(BANANA) for _ in range(5))  # seen, but not on the scale
     decider.weighed = None  # moving again: the camera decides
     assert [decider.observe(BANANA) for _ in range(2)][-1] == Guess("banana", 0.97)
+
+
+def test_something_at_rest_the_model_does_not_know_is_not_sure_never_silence():
+    """A mushroom the model takes for a maraca holds as little produce probability as the bare
+    counter: it looks unlike the counter, so it is something, and the shopper hears so."""
+    decider = ScanDecider(THRESHOLDS)
+    said = [decider.observe(f) for f in [BARE] * 3 + [MUG] * THRESHOLDS.unsure_after]
+    assert said == [None] * (3 + THRESHOLDS.unsure_after - 1) + [UNSURE_PROMPT]
+    assert decider.settled, "the camera need not send more of it"
+    assert [decider.observe(BARE) for _ in range(THRESHOLDS.stable_frames)] == [None] * 2
+    assert not decider.placing, "lifting it ends its placement"
+    assert prompts([BARE] * 3 + [MUG] * 20 + [BARE] * 3 + [MUG] * 20) == 2
+
+
+def test_a_hand_passing_over_the_counter_is_no_placement():
+    decider = ScanDecider(THRESHOLDS)
+    for frame in [BARE] * 3 + [MUG] * 30:
+        assert decider.observe(frame, moving=True) is None
+        assert not decider.placing
+
+
+def test_a_model_without_features_cannot_see_the_unknown_and_stays_silent_on_it():
+    assert verdicts([EMPTY] * 30) == []
+
+
+def test_the_counter_under_a_new_light_is_learned_when_a_named_item_is_lifted():
+    decider = ScanDecider(THRESHOLDS)
+    for frame in [BARE] * 3:
+        decider.observe(frame)
+    # The light changes: the lane cannot tell the new look from something unknown ...
+    first_night = [decider.observe(f) for f in [BARE_AT_NIGHT] * 20]
+    assert first_night.count(UNSURE_PROMPT) == 1
+    # ... until an item is named and lifted: what it leaves is the counter, by either light.
+    named = [decider.observe(f) for f in [NAMED_BANANA] * 3 + [BARE_AT_NIGHT] * 2]
+    assert [v.label for v in named if v] == ["banana"]
+    assert not decider.placing
+    assert [decider.observe(f) for f in [BARE_AT_NIGHT] * 20 + [BARE] * 20] == [None] * 40
+    assert not decider.placing

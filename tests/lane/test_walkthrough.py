@@ -3,8 +3,9 @@ node reading a scripted video, its gate, the classifier, espeak-ng through SDL's
 the audio captured, and a table printed for anyone to rerun (`pytest -s` shows it).
 
 The script: a banana, and another put down at once; a lemon swapped for a strawberry with no
-empty counter between; a hand alone; broccoli on a counter of its own brightness; a custard
-apple, which has no price code.
+empty counter between; a hand passing over the counter; broccoli on a counter of its own
+brightness; a mushroom the model does not know (it takes it for a maraca); a custard apple,
+which has no price code.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Placement:
     """The counter's colour under it, where not the usual grey."""
     cut_short_ok: bool = False
     """Its name may be cut short: its item was replaced."""
+    passing: bool = False
+    """It moves across the counter from left to right, never at rest (a hand)."""
     start: float = 0.0
     """Seconds into the video."""
     heard: list[tuple[str, float, float, bool]] = field(default_factory=list)
@@ -102,13 +105,20 @@ def script() -> list[Placement]:
             "lemon", photo("fruit/lemon.png"), 1.5, ["Lemon"], empty_after=0, cut_short_ok=True
         ),
         Placement("strawberry, swapped in", photo("fruit/strawberry.png"), 1.5, ["Strawberry"]),
-        Placement("a hand alone", HAND, 1.5, []),
+        Placement("a hand passing over", HAND, 1.5, [], passing=True),
         Placement(
             "broccoli on a counter as bright",
             photo("vegetables/broccoli.png"),
             1.5,
             ["Broccoli"],
             counter=_as_bright_as(photo("vegetables/broccoli.png")),
+        ),
+        Placement(
+            "a mushroom it does not know",
+            photo("vegetables/mushroom.png"),
+            1.5,
+            ["Unsure, use lookup."],
+            empty_after=2.0,
         ),
         Placement(
             "custard apple (no PLU)",
@@ -135,14 +145,14 @@ def _as_bright_as(path: Path) -> tuple[int, int, int]:
     return level, level, level
 
 
-def frame(counter: tuple[int, int, int], path: Path | None) -> np.ndarray:
-    """A BGR frame of the counter, with the item (or hand) on it."""
+def frame(counter: tuple[int, int, int], path: Path | None, across: float = 0.5) -> np.ndarray:
+    """A BGR frame of the counter, with the item (or hand) on it, its centre `across` the
+    frame's width."""
     canvas = Image.new("RGB", FRAME_SIZE, counter)
     if path is not None:
         item = _cutout(path)
-        canvas.paste(
-            item, ((FRAME_SIZE[0] - item.width) // 2, (FRAME_SIZE[1] - item.height) // 2), item
-        )
+        x = round(across * FRAME_SIZE[0] - item.width / 2)
+        canvas.paste(item, (x, (FRAME_SIZE[1] - item.height) // 2), item)
     return np.asarray(canvas)[:, :, ::-1].copy()
 
 
@@ -160,7 +170,11 @@ def video(placements: list[Placement], path: Path) -> float:
         if p.counter:
             hold(frame(counter, None), 1.0)  # the other counter first: its own change of scene
         p.start = len(frames) / FPS
-        hold(frame(counter, p.photo), p.seconds)
+        if p.passing:
+            steps = round(p.seconds * FPS)
+            frames.extend(("", frame(counter, p.photo, (i + 0.5) / steps)) for i in range(steps))
+        else:
+            hold(frame(counter, p.photo), p.seconds)
         hold(frame(counter, None), p.empty_after)
     write_video(path, frames, FPS)
     return len(frames) / FPS
@@ -238,6 +252,9 @@ def test_what_a_blind_shopper_hears_placement_by_placement(bus, node_env, start_
         speaker.close()
     listen(bus, placements, video_start, length)
     print("\n" + table(placements, speaker))
+
+    before = [h.json()["text"] for h in bus.matching(T.say) if _wall(h) < placements[0].at]
+    assert before == [], f"the bare counter at the start was heard as {before}"
 
     for p in placements:
         words = [text for text, *_ in p.heard if text not in list(Earcon)]
