@@ -367,8 +367,9 @@ class ScanDecider:
 
     def _replaced(self) -> Guess | None:
         """Another item, named clearly by the last `stable_frames` frames alone, replaced the
-        one announced (or called unsure), with no empty counter between: a placement of its own, announced now
-        rather than once it outweighs the old item's frames in the evidence."""
+        one announced (or called unsure), with no empty counter between: a placement of its
+        own, announced now rather than once it outweighs the old item's frames in the
+        evidence."""
         # Decided: named, or called unsure (a question sees a swap its own way, `_swapped`).
         decided = self._announced is not None or (self._prompted and not self._offered)
         if not decided or len(self._window) < self.thresholds.stable_frames:
