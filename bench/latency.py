@@ -308,7 +308,11 @@ def match(
     times of its earcon and of its question, if the lane asked, and of its record reaching the
     hub (`records`: when each scan's record arrived, by scan id)."""
     order = sorted(outcomes, key=lambda n: outcomes[n].t0)
-    scans = bus.matching(TOPICS.scan, lambda h: h.json()["revision"] == 1)  # not a new weight
+    scans, seen = [], set()
+    for h in bus.matching(TOPICS.scan, lambda h: h.json()["revision"] == 1):  # not a new weight
+        if h.json()["scan_id"] not in seen:  # not one sent again while it waits for its ack
+            seen.add(h.json()["scan_id"])
+            scans.append(h)
     for k, n in enumerate(order):
         outcome = outcomes[n]
         until = outcomes[order[k + 1]].t0 if k + 1 < len(order) else end

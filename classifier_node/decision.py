@@ -325,6 +325,11 @@ class ScanDecider:
         self._empties = 0
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
+        if self._window and self._nothing_known_yet(reading):
+            # Something unknown, then a known item: judged on the item's frames alone, not
+            # diluted by what came before it (the same placement: no second earcon).
+            self._window.clear()
+            self._unsure = 0
         self._window.append(reading)
         if self._offered and self._swapped():
             self._restart(list(self._window)[-SWAP_FRAMES:])
@@ -354,6 +359,11 @@ class ScanDecider:
         if not frame_is_empty(reading, self.thresholds):
             return False
         return moving or self._announced is not None or self.counter.shows_bare(reading.features)
+
+    def _nothing_known_yet(self, reading: Reading) -> bool:
+        """Whether `reading` is the placement's first frame of a known item."""
+        t = self.thresholds
+        return not frame_is_empty(reading, t) and all(frame_is_empty(r, t) for r in self._window)
 
     def _left_behind(self, features: np.ndarray | None) -> None:
         """A named item was taken away, and the model finds nothing known in what is left:

@@ -278,3 +278,14 @@ def test_the_counter_under_a_new_light_is_learned_when_a_named_item_is_lifted():
     assert not decider.placing
     assert [decider.observe(f) for f in [BARE_AT_NIGHT] * 20 + [BARE] * 20] == [None] * 40
     assert not decider.placing
+
+
+def test_a_known_item_after_something_unknown_is_named_on_its_own_frames():
+    """A counter under a light not yet learned, then a banana: the banana's evidence is not
+    diluted by the frames before it, and its placement gets no second earcon."""
+    decider = ScanDecider(THRESHOLDS)
+    for frame in [BARE] * 3 + [MUG] * (THRESHOLDS.unsure_after - 2):
+        assert decider.observe(frame) is None
+    assert decider.placing
+    said = [decider.observe(f) for f in [NAMED_BANANA] * THRESHOLDS.stable_frames]
+    assert said[-1] == Guess("banana", 0.97)
