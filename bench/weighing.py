@@ -9,7 +9,7 @@ lights, positions; never the teaching ones), is fed frame by frame through the l
 with a scale. A placement is the empty counter, the item sliding in and resting about 1.3 s,
 then the empty counter again. The scripted scale moves for `SETTLE_FRAMES` after each change
 (a checkout scale settles in about half a second), then is stable: the item's weight, or zero.
-A hand alone hovers: it weighs nothing.
+A hand alone hovers: it weighs nothing, and the camera sees it moving.
 
 Each frame at least `SETTLE_FRAMES` after a change is judged: *wrong empty* when an item lies
 there and the decision has no placement, *wrong present* when nothing lies there and it has
@@ -67,14 +67,15 @@ def settled(on: list[bool], i: int) -> bool:
     return not changes or i - changes[-1] >= SETTLE_FRAMES
 
 
-def run(decider: ScanDecider, readings: list[Reading], on: list[bool], truth: str,
-        scale: bool, tally: Tally) -> None:  # fmt: skip
-    """One placement through `decider`; `on`: whether an item lies on the scale, per frame."""
+def run(decider: ScanDecider, readings: list[Reading], on: list[bool], moving: list[bool],
+        truth: str, scale: bool, tally: Tally) -> None:  # fmt: skip
+    """One placement through `decider`; `on`: whether an item lies on the scale, `moving`:
+    whether the camera saw the scene moving, per frame."""
     said: list[str] = []
     for i, reading in enumerate(readings):
         if scale:  # in motion: it cannot say
             decider.weighed = on[i] if settled(on, i) else None
-        verdict = decider.observe(reading)
+        verdict = decider.observe(reading, moving=moving[i])
         if isinstance(verdict, Ask):
             said.append("asked")
             if truth in [g.label for g in verdict.candidates]:  # the shopper chooses it
@@ -125,10 +126,11 @@ def main() -> None:
             shown = frames(stage, item)
             # A hand hovering over the scale weighs nothing: it is not an item to scan.
             on = [seen and role != "hand alone" for seen, _ in shown]
+            moving = [seen and role == "hand alone" for seen, _ in shown]  # it never rests
             readings = [model.read(model.decode(jpeg)) for _, jpeg in shown]
             for mode in MODES:
                 decider = ScanDecider(settings.thresholds)
-                run(decider, readings, on, truth, mode == "with scale", tallies[mode, role])
+                run(decider, readings, on, moving, truth, mode == "with scale", tallies[mode, role])
     report(tallies, [role for role, _, _ in scenes], len(stages))
 
 
