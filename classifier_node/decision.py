@@ -247,11 +247,13 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 class ScanDecider:
     """Announce one item per placement.
 
-    A placement starts with a frame that is not empty and ends after `stable_frames` empty
-    frames. Its evidence is the average of its last `unsure_after` frames. An item is announced
-    once the evidence of at least `stable_frames` frames names it: a clear item in two or three
-    frames, an ambiguous one when more frames make it clear. The same item is not announced
-    again within the placement (a banana lying on the scale is one scan, not one per frame);
+    A placement starts with a frame that is not empty (something known, or something unknown
+    at rest that does not look like the bare counter: `counter`) and ends after
+    `stable_frames` empty frames. Its evidence is the average of its last `unsure_after`
+    frames. An item is announced once the evidence of at least `stable_frames` frames names
+    it: a clear item in two or three frames, an ambiguous one when more frames make it clear.
+    The same item is not announced again within the placement (a banana lying on the scale is
+    one scan, not one per frame);
     another item replacing it is. A placement that stays unrecognised for `unsure_after` frames
     gets one `Ask` when a few candidates hold most of its evidence, else one `UNSURE_PROMPT`.
     An item asked about and then swapped for another (`SWAP_FRAMES` frames of something not
