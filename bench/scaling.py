@@ -487,7 +487,7 @@ def run_lanes(lanes: list[Lane], pids: dict[str, int], seconds: float) -> LanesR
 
 
 def lanes_on_a_store(quick: bool, section: Section) -> None:
-    counts, seconds = (LANE_COUNTS[:2], 5.0) if quick else (LANE_COUNTS, 30.0)
+    counts, seconds = (LANE_COUNTS[:1], 3.0) if quick else (LANE_COUNTS, 30.0)
     runs: list[LanesRun] = []
     stopped = ""
     lanes: list[Lane] = []
@@ -564,7 +564,7 @@ def section(quick: bool) -> Section:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="shorter windows; 1 and 10 lanes")
+    parser.add_argument("--quick", action="store_true", help="shorter windows; 1 lane")
     args = parser.parse_args()
     print(markdown("Scale", [section(args.quick)], "plots"))
 
