@@ -267,6 +267,14 @@ class ScanDecider:
     def __init__(self, thresholds: Thresholds) -> None:
         self.thresholds = thresholds
         self.counter = CounterLook()
+        self._moving = False
+        """The last frame showed the scene moving."""
+        self._started_on: np.ndarray | None = None
+        """The features of the placement's first frame, if it showed something unknown: maybe
+        the counter under a light not yet learned."""
+        self._healing: np.ndarray | None = None
+        """After a named item was lifted: the `_started_on` that the next frame at rest with
+        nothing known in it may show to be the counter after all."""
         self._window: deque[Reading] = deque(maxlen=thresholds.unsure_after)
         self._empties = 0
         self._unsure = 0
@@ -288,7 +296,10 @@ class ScanDecider:
         way, or its item was named, asked about or called unsure and the last `stable_frames`
         frames still show just that (an empty frame starts the end of the placement, another
         item a swap: both need more). Until the scene changes again, the camera need not send
-        more (`Prediction.settled`)."""
+        more (`Prediction.settled`). A scene still moving is not: it may come to rest as
+        something unknown."""
+        if self._moving:
+            return False
         if not self.placing:
             return True
         if self._empties or (self._announced is None and not self._prompted):
@@ -317,21 +328,26 @@ class ScanDecider:
         """Feed one frame's reading; returns the item when it is a new scan, an `Ask`, or
         `UNSURE_PROMPT`. `moving`: the camera saw the scene still changing (`FrameCause`)."""
         t = self.thresholds
+        self._moving = moving
         if self._weighed is False or (not self._weighed and self._empty(reading, moving)):
             self._empties += 1
             if self._empties >= t.stable_frames:
-                if self._announced is not None and not moving:
-                    self._left_behind(reading.features)
+                if self._announced is not None:  # judged on the next frame at rest
+                    self._healing = self._started_on
                 self._end_placement()
             return None
         self._empties = 0
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
-        if self._window and self._nothing_known_yet(reading):
+        if not self._window:
+            self._started_on = None if reading.features is None or not frame_is_empty(
+                reading, t) else _unit(reading.features)  # fmt: skip
+        elif self._nothing_known_yet(reading):
             # Something unknown, then a known item: judged on the item's frames alone, not
-            # diluted by what came before it (the same placement: no second earcon).
+            # diluted by what came before it (the same placement: no second earcon), and
+            # unsure or asked about afresh.
             self._window.clear()
-            self._unsure = 0
+            self._unsure, self._prompted = 0, False
         self._window.append(reading)
         if self._offered and self._swapped():
             self._restart(list(self._window)[-SWAP_FRAMES:])
@@ -357,25 +373,33 @@ class ScanDecider:
     def _empty(self, reading: Reading, moving: bool) -> bool:
         """Nothing is there: nothing the model knows, and the bare counter. Something unknown
         is there only once at rest (a hand passing is not), and only before an item was named
-        in the placement: what a named item leaves behind is the counter (`_left_behind`)."""
+        in the placement (after it, what is left ends the placement: `_healing`)."""
         if not frame_is_empty(reading, self.thresholds):
+            self._healing = None
             return False
-        return moving or self._announced is not None or self.counter.shows_bare(reading.features)
+        if moving or self._announced is not None:
+            return True
+        healing, self._healing = self._healing, None
+        # The placement of a named item began on something unknown, and what the item left
+        # looks like that: the counter under a light not yet learned (or a lane started with
+        # something on it), learned now. What looks like neither (a mushroom left when a banana
+        # beside it was taken) is something, heard as such.
+        seen = reading.features
+        if seen is not None and healing is not None and _unit(seen) @ healing >= SAME_SCENE:
+            self.counter.adopt(seen)
+            return True
+        return self.counter.shows_bare(seen)
 
     def _nothing_known_yet(self, reading: Reading) -> bool:
         """Whether `reading` is the placement's first frame of a known item."""
         t = self.thresholds
         return not frame_is_empty(reading, t) and all(frame_is_empty(r, t) for r in self._window)
 
-    def _left_behind(self, features: np.ndarray | None) -> None:
-        """A named item was taken away, and the model finds nothing known in what is left:
-        the bare counter, whatever the counter's look was (so a changed light, or a lane that
-        started with something there, heals with the next item named and lifted), unless it
-        still looks like the placement's own frames (the item, misread)."""
-        item = _mean_features(self._window)
-        if features is None or (item is not None and float(_unit(features) @ item) >= SAME_SCENE):
-            return
-        self.counter.adopt(features)
+    def new_model(self) -> None:
+        """Another model reads the frames: what the counter looks like to it is learned anew
+        (its features are not the old model's)."""
+        self.counter = CounterLook()
+        self._started_on = self._healing = None
 
     def _replaced(self) -> Guess | None:
         """Another item, named clearly by the last `stable_frames` frames alone, replaced the

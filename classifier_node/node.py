@@ -560,6 +560,7 @@ class Classifier:
         sha256 = file_sha256(model.folder.onnx)
         with self._deciding:  # between two frames' decisions; a placement goes on
             self.model, self.version, self.rollout_failed = model, rollout.version, None
+            self.decider.new_model()
             self.model_sha256, self.model_loaded_at = sha256, now_rfc3339()
         write_whole(settings.models_dir / ACTIVE, rollout.version)
         self.node.count(ClassifierCounter.ROLLOUTS)

@@ -951,6 +951,12 @@ class FrameCause(StrEnum):
     UNSAID = ""
     """A camera that does not say (no gate, or not ours): taken as at rest."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> FrameCause:
+        """A cause this contract does not know (a newer camera's) is read as unsaid: its frame
+        is still a frame."""
+        return cls.UNSAID
+
 
 @dataclass(frozen=True)
 class FrameInfo(UserProperties):

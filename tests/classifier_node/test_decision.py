@@ -272,11 +272,50 @@ def test_the_counter_under_a_new_light_is_learned_when_a_named_item_is_lifted():
     # The light changes: the lane cannot tell the new look from something unknown ...
     first_night = [decider.observe(f) for f in [BARE_AT_NIGHT] * 20]
     assert first_night.count(UNSURE_PROMPT) == 1
-    # ... until an item is named and lifted: what it leaves is the counter, by either light.
-    named = [decider.observe(f) for f in [NAMED_BANANA] * 3 + [BARE_AT_NIGHT] * 2]
+    # ... until an item is named and lifted (the hand taking it: the scene moving): what it
+    # leaves at rest is the counter, by either light.
+    named = [decider.observe(f) for f in [NAMED_BANANA] * 3]
+    named += [decider.observe(BARE_AT_NIGHT, moving=True) for _ in range(2)]
     assert [v.label for v in named if v] == ["banana"]
     assert not decider.placing
     assert [decider.observe(f) for f in [BARE_AT_NIGHT] * 20 + [BARE] * 20] == [None] * 40
+    assert not decider.placing
+
+
+def test_an_unknown_thing_left_when_a_named_item_beside_it_is_taken_is_heard():
+    banana_and_mushroom = looking(BANANA, 0.2, 0.6, 0, 1)
+    decider = ScanDecider(THRESHOLDS)
+    said = [decider.observe(f) for f in [BARE] * 3 + [banana_and_mushroom] * 3]
+    said += [decider.observe(MUG, moving=True)]  # the banana taken away
+    said += [decider.observe(MUG) for _ in range(THRESHOLDS.unsure_after + 2)]
+    assert [v.label for v in said if v] == ["banana", UNSURE_PROMPT.label]
+    assert [decider.observe(BARE) for _ in range(2)] == [None, None]
+    assert not decider.placing, "the mushroom was not learned as the counter"
+
+
+def test_a_scene_still_moving_is_not_settled():
+    """The camera keeps sending it, so what comes to rest is judged."""
+    decider = ScanDecider(THRESHOLDS)
+    for frame in [BARE] * 3:
+        decider.observe(frame)
+    decider.observe(MUG, moving=True)
+    assert not decider.placing
+    assert not decider.settled
+    decider.observe(BARE)
+    assert decider.settled
+
+
+def test_an_ambiguous_item_after_something_unknown_is_asked_about():
+    frames = [BARE] * 3 + [MUG] * (THRESHOLDS.unsure_after + 2) + [CITRUS] * 20
+    assert prompts(frames) == 1
+    assert asks(frames) == [["lemon", "orange"]]
+
+
+def test_another_model_learns_the_counter_anew():
+    decider = ScanDecider(THRESHOLDS)
+    decider.observe(BARE)
+    decider.new_model()  # its features are 3 wide, not 4
+    assert [decider.observe(looking(EMPTY, 0, 1, 0)) for _ in range(20)] == [None] * 20
     assert not decider.placing
 
 

@@ -12,6 +12,7 @@ from scantalk.contract import (
     Answer,
     ClassifierConfig,
     ContractError,
+    FrameCause,
     FrameInfo,
     Guess,
     InventoryAck,
@@ -122,6 +123,10 @@ def test_frame_and_snapshot_metadata_round_trip_as_user_properties():
     assert (frame.frame_id, frame.width, frame.motion, frame.height) == ("f1", 640, 0.25, 0)
     with pytest.raises(ContractError, match="width"):
         FrameInfo.from_properties({"width": "wide"})
+    # Why it was sent: a cause a newer camera may add is read as unsaid (at rest), not refused.
+    assert FrameInfo.from_properties({"cause": "change"}).cause is FrameCause.CHANGE
+    assert FrameInfo.from_properties({"cause": "zoom"}).cause is FrameCause.UNSAID
+    assert FrameInfo().cause is FrameCause.UNSAID
 
 
 def test_a_rejected_scan_is_still_named_when_it_can_be():
