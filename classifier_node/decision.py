@@ -331,11 +331,17 @@ class ScanDecider:
         self._moving = moving
         if self._weighed is False or (not self._weighed and self._empty(reading, moving)):
             self._empties += 1
-            if self._empties >= t.stable_frames:
-                if self._announced is not None:  # judged on the next frame at rest
-                    self._healing = self._started_on
-                self._end_placement()
-            return None
+            if self._empties < t.stable_frames:
+                return None
+            named = self._announced is not None
+            self._end_placement()
+            if not named:
+                return None
+            self._healing = self._started_on
+            # What the named item left is judged once at rest (now, or on the next frame): the
+            # counter, or something unknown that is a placement of its own.
+            if moving or self._weighed is False or self._empty(reading, moving):
+                return None
         self._empties = 0
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)

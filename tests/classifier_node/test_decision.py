@@ -328,3 +328,15 @@ def test_a_known_item_after_something_unknown_is_named_on_its_own_frames():
     assert decider.placing
     said = [decider.observe(f) for f in [NAMED_BANANA] * THRESHOLDS.stable_frames]
     assert said[-1] == Guess("banana", 0.97)
+
+
+def test_an_unknown_thing_swapped_in_for_a_named_item_is_heard_without_more_frames():
+    """The camera sends a scene until it is settled: the swap must not look settled."""
+    decider = ScanDecider(THRESHOLDS)
+    said = [decider.observe(f) for f in [BARE] * 3 + [NAMED_BANANA] * 3]
+    said.append(decider.observe(MUG, moving=True))
+    said.append(decider.observe(MUG))  # the second frame of nothing known ends the banana's
+    assert decider.placing, "what the banana left is something"
+    assert not decider.settled
+    said += [decider.observe(MUG) for _ in range(THRESHOLDS.unsure_after)]
+    assert [v.label for v in said if v] == ["banana", UNSURE_PROMPT.label]
