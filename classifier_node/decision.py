@@ -269,12 +269,9 @@ class ScanDecider:
         self.counter = CounterLook()
         self._moving = False
         """The last frame showed the scene moving."""
-        self._started_on: np.ndarray | None = None
-        """The features of the placement's first frame, if it showed something unknown: maybe
-        the counter under a light not yet learned."""
-        self._healing: np.ndarray | None = None
-        """After a named item was lifted: the `_started_on` that the next frame at rest with
-        nothing known in it may show to be the counter after all."""
+        self._lifted: tuple[np.ndarray | None] | None = None
+        """After a named item was taken away, until the next frame at rest: the item's features
+        (the mean of its frames), so what it left is not taken for it."""
         self._window: deque[Reading] = deque(maxlen=thresholds.unsure_after)
         self._empties = 0
         self._unsure = 0
@@ -334,21 +331,18 @@ class ScanDecider:
             if self._empties < t.stable_frames:
                 return None
             named = self._announced is not None
+            item = _mean_features(self._window)
             self._end_placement()
             if not named:
                 return None
-            self._healing = self._started_on
-            # What the named item left is judged once at rest (now, or on the next frame): the
-            # counter, or something unknown that is a placement of its own.
+            self._lifted = (item,)
+            # What the named item left is judged once at rest (now, or on the next frame).
             if moving or self._weighed is False or self._empty(reading, moving):
                 return None
         self._empties = 0
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
-        if not self._window:
-            self._started_on = None if reading.features is None or not frame_is_empty(
-                reading, t) else _unit(reading.features)  # fmt: skip
-        elif self._nothing_known_yet(reading):
+        if self._window and self._nothing_known_yet(reading):
             # Something unknown, then a known item: judged on the item's frames alone, not
             # diluted by what came before it (the same placement: no second earcon), and
             # unsure or asked about afresh.
@@ -379,21 +373,21 @@ class ScanDecider:
     def _empty(self, reading: Reading, moving: bool) -> bool:
         """Nothing is there: nothing the model knows, and the bare counter. Something unknown
         is there only once at rest (a hand passing is not), and only before an item was named
-        in the placement (after it, what is left ends the placement: `_healing`)."""
+        in the placement (after it, what is left ends the placement)."""
         if not frame_is_empty(reading, self.thresholds):
-            self._healing = None
+            self._lifted = None
             return False
         if moving or self._announced is not None:
             return True
-        healing, self._healing = self._healing, None
-        # The placement of a named item began on something unknown, and what the item left
-        # looks like that: the counter under a light not yet learned (or a lane started with
-        # something on it), learned now. What looks like neither (a mushroom left when a banana
-        # beside it was taken) is something, heard as such.
-        seen = reading.features
-        if seen is not None and healing is not None and _unit(seen) @ healing >= SAME_SCENE:
-            self.counter.adopt(seen)
-            return True
+        seen, lifted, self._lifted = reading.features, self._lifted, None
+        if seen is not None and lifted is not None:
+            # What a named item left, at rest, with nothing known in it: the counter, whatever
+            # it looks like (a light changed, which the camera's gate does not even send, or
+            # the lane started with something there), unless it still looks like the item.
+            item = lifted[0]
+            if item is None or float(_unit(seen) @ item) < SAME_SCENE:
+                self.counter.adopt(seen)
+                return True
         return self.counter.shows_bare(seen)
 
     def _nothing_known_yet(self, reading: Reading) -> bool:
@@ -405,7 +399,7 @@ class ScanDecider:
         """Another model reads the frames: what the counter looks like to it is learned anew
         (its features are not the old model's)."""
         self.counter = CounterLook()
-        self._started_on = self._healing = None
+        self._lifted = None
 
     def _replaced(self) -> Guess | None:
         """Another item, named clearly by the last `stable_frames` frames alone, replaced the
