@@ -326,7 +326,8 @@ class ScanDecider:
         `UNSURE_PROMPT`. `moving`: the camera saw the scene still changing (`FrameCause`)."""
         t = self.thresholds
         self._moving = moving
-        if self._weighed is False or (not self._weighed and self._empty(reading, moving)):
+        known = not frame_is_empty(reading, t)  # the model finds an item: asked once a frame
+        if self._weighed is False or (not self._weighed and self._empty(reading, known, moving)):
             self._empties += 1
             if self._empties < t.stable_frames:
                 return None
@@ -337,12 +338,12 @@ class ScanDecider:
                 return None
             self._lifted = (item,)
             # What the named item left is judged once at rest (now, or on the next frame).
-            if moving or self._weighed is False or self._empty(reading, moving):
+            if moving or self._weighed is False or self._empty(reading, known, moving):
                 return None
         self._empties = 0
         if self._window.maxlen != t.unsure_after:  # thresholds changed live
             self._window = deque(self._window, maxlen=t.unsure_after)
-        if self._window and self._nothing_known_yet(reading):
+        if known and self._window and all(frame_is_empty(r, t) for r in self._window):
             # Something unknown, then a known item: judged on the item's frames alone, not
             # diluted by what came before it (the same placement: no second earcon), and
             # unsure or asked about afresh.
@@ -370,11 +371,12 @@ class ScanDecider:
         self._announced = verdict.label
         return verdict
 
-    def _empty(self, reading: Reading, moving: bool) -> bool:
+    def _empty(self, reading: Reading, known: bool, moving: bool) -> bool:
         """Nothing is there: nothing the model knows, and the bare counter. Something unknown
         is there only once at rest (a hand passing is not), and only before an item was named
-        in the placement (after it, what is left ends the placement)."""
-        if not frame_is_empty(reading, self.thresholds):
+        in the placement (after it, what is left ends the placement). `known`: the model
+        finds an item in `reading`."""
+        if known:
             self._lifted = None
             return False
         if moving or self._announced is not None:
@@ -389,11 +391,6 @@ class ScanDecider:
                 self.counter.adopt(seen)
                 return True
         return self.counter.shows_bare(seen)
-
-    def _nothing_known_yet(self, reading: Reading) -> bool:
-        """Whether `reading` is the placement's first frame of a known item."""
-        t = self.thresholds
-        return not frame_is_empty(reading, t) and all(frame_is_empty(r, t) for r in self._window)
 
     def new_model(self) -> None:
         """Another model reads the frames: what the counter looks like to it is learned anew
