@@ -161,17 +161,18 @@ def swaps_script(swaps: list[tuple[Stage, str, str]], first: int) -> list[Frame]
     the second takes its place from one frame to the next (its first frame is `entering`, so
     its t0), rests, and leaves."""
     frames = []
-    resting = dict(PLACEMENT)["resting"]
+    phases = dict(PLACEMENT)
     for k, (stage, photo, swapped_in) in enumerate(swaps):
         n = first + 2 * k
-        shown = [p for p in placement(stage, cutout(TUXPAINT_FOOD / photo))]
-        arrived = shown[: -dict(PLACEMENT)["empty"]]  # no empty counter after it
+        shown = list(placement(stage, cutout(TUXPAINT_FOOD / photo)))
+        arrived = shown[: -phases["empty"]]  # no empty counter after it
         frames += [Frame(n, i, phase, jpeg) for i, (phase, jpeg) in enumerate(arrived)]
         item = cutout(TUXPAINT_FOOD / swapped_in)
-        after = [("entering" if i == 0 else "resting", stage.frame(item)) for i in range(resting)]
-        after += [
-            ("empty", stage.frame(None)) for _ in range(dict(PLACEMENT)["empty"] + AFTER_EMPTY)
+        after = [
+            ("entering" if i == 0 else "resting", stage.frame(item))
+            for i in range(phases["resting"])
         ]
+        after += [("empty", stage.frame(None)) for _ in range(phases["empty"] + AFTER_EMPTY)]
         frames += [Frame(n + 1, i, phase, jpeg) for i, (phase, jpeg) in enumerate(after)]
     return frames
 
